@@ -20,7 +20,7 @@ pub use cache::CachedEmbedder;
 pub use error::EmbedError;
 pub use hashing::HashingEmbedder;
 #[cfg(feature = "minilm")]
-pub use minilm::{MINILM_SAFETENSORS_SHA256, MiniLmConfig, MiniLmEmbedder, resolve_model_dir};
+pub use minilm::{MINILM_SAFETENSORS_SHA256, MiniLmConfig, MiniLmEmbedder, measure_gemm_gflops, resolve_model_dir};
 pub use remote::{RemoteConfig, RemoteEmbedder};
 
 use async_trait::async_trait;

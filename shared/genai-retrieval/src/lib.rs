@@ -1,1 +1,67 @@
-pub fn x(){}
+//! Retrieval: an index of chunks with dense, keyword (BM25) and hybrid search, and typed filters
+//! that fail closed.
+//!
+//! - [`Index`] is the storage seam, with two backends passing one conformance suite:
+//!   [`EmbeddedIndex`] (Qdrant Edge + tantivy, in-process, the default) and [`ServerIndex`]
+//!   (a Qdrant server or cluster over gRPC).
+//! - [`Retriever`] puts an [`Embedder`](genai_embed::Embedder) in front of an index: it embeds
+//!   chunks and queries, checks the embedder matches the index, and fuses the two legs of a
+//!   hybrid query with [`rrf`] in one place for both backends.
+
+mod analyzer;
+mod embedded;
+mod error;
+mod filter;
+mod fusion;
+mod record;
+mod retriever;
+mod server;
+
+pub use analyzer::{Bm25Params, bm25_document, bm25_query, terms};
+pub use embedded::{EmbeddedConfig, EmbeddedIndex};
+pub use error::IndexError;
+pub use filter::{Condition, Field, Filter};
+pub use fusion::{Fusion, rrf};
+pub use record::{Hit, Record, ScoredId};
+pub use retriever::{Retriever, SearchMode, SearchRequest};
+pub use server::{ServerConfig, ServerIndex};
+
+use async_trait::async_trait;
+use genai_core::ChunkId;
+
+/// What an index holds and where.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IndexInfo {
+    /// `embedded` or `qdrant-server`.
+    pub backend: &'static str,
+    /// The embedder the stored vectors came from.
+    pub model_id: String,
+    pub dim: usize,
+}
+
+/// Chunk storage with dense and keyword search. Implementations are safe to share across tasks.
+#[async_trait]
+pub trait Index: Send + Sync + std::fmt::Debug {
+    fn info(&self) -> &IndexInfo;
+
+    /// Inserts or replaces records by chunk id. Durable when it returns `Ok`.
+    async fn upsert(&self, records: Vec<Record>) -> Result<(), IndexError>;
+
+    /// Deletes every chunk the filter matches. Durable when it returns `Ok`.
+    async fn delete(&self, filter: &Filter) -> Result<(), IndexError>;
+
+    /// Chunks matching the filter (all chunks for `None`).
+    async fn count(&self, filter: Option<&Filter>) -> Result<u64, IndexError>;
+
+    /// Nearest chunks by cosine similarity, best first.
+    async fn dense(&self, vector: Vec<f32>, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError>;
+
+    /// Best chunks by BM25, best first.
+    async fn keyword(&self, text: &str, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError>;
+
+    /// The stored chunks for these ids, in the given order; unknown ids are skipped.
+    async fn fetch(&self, ids: &[ChunkId]) -> Result<Vec<Hit>, IndexError>;
+
+    /// Builds search structures (HNSW) for what was added; call after a large ingest.
+    async fn optimize(&self) -> Result<(), IndexError>;
+}

@@ -203,3 +203,11 @@ fn verify_checksum(path: &Path) -> Result<(), EmbedError> {
     let _ = std::fs::write(&stamp, stamp_value);
     Ok(())
 }
+
+/// Measures this machine's f32 GEMM rate (GFLOP/s) with the kernels the encoder uses, on the
+/// encoder's own shapes (`rows` tokens through the 384→1536 FFN projection). The compute floor
+/// of the encoder is this rate divided by its FLOPs per token.
+#[doc(hidden)]
+pub fn measure_gemm_gflops(threads: usize, rows: usize, repeats: usize) -> f64 {
+    kernels::measure_gflops(threads, rows, repeats)
+}

@@ -1,0 +1,141 @@
+//! An embedder in front of an index: ingestion and the three search modes.
+
+use crate::{Filter, Fusion, Hit, Index, IndexError, Record, rrf};
+use genai_core::Chunk;
+use genai_embed::Embedder;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// How to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Embedding similarity only.
+    Dense,
+    /// BM25 only.
+    Keyword,
+    /// Both, fused with reciprocal rank fusion.
+    #[default]
+    Hybrid,
+}
+
+impl std::str::FromStr for SearchMode {
+    type Err = IndexError;
+    fn from_str(s: &str) -> Result<Self, IndexError> {
+        match s {
+            "dense" => Ok(Self::Dense),
+            "keyword" | "bm25" => Ok(Self::Keyword),
+            "hybrid" => Ok(Self::Hybrid),
+            _ => Err(IndexError::InvalidRequest { reason: "mode must be dense, keyword (bm25) or hybrid" }),
+        }
+    }
+}
+
+/// A search. Defaults: hybrid, top 5, 100 candidates per leg, RRF k = 60 with equal weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchRequest {
+    pub query: String,
+    pub mode: SearchMode,
+    pub k: usize,
+    /// How many results each leg contributes to fusion (hybrid only).
+    pub candidates: usize,
+    pub filter: Option<Filter>,
+    pub fusion: Fusion,
+}
+
+impl Default for SearchRequest {
+    fn default() -> Self {
+        Self { query: String::new(), mode: SearchMode::Hybrid, k: 5, candidates: 100, filter: None, fusion: Fusion::default() }
+    }
+}
+
+impl SearchRequest {
+    pub fn new(query: impl Into<String>, mode: SearchMode, k: usize) -> Self {
+        Self { query: query.into(), mode, k, ..Self::default() }
+    }
+}
+
+/// Upper bound on `k` and `candidates`, so one request cannot ask for the whole index.
+const MAX_K: usize = 1_000;
+
+/// Embeds and indexes chunks; embeds and runs queries.
+#[derive(Debug, Clone)]
+pub struct Retriever {
+    embedder: Arc<dyn Embedder>,
+    index: Arc<dyn Index>,
+}
+
+impl Retriever {
+    /// Fails with [`IndexError::EmbedderMismatch`] if the index holds another model's vectors.
+    pub fn new(embedder: Arc<dyn Embedder>, index: Arc<dyn Index>) -> Result<Self, IndexError> {
+        let info = index.info();
+        if info.model_id != embedder.model_id() || info.dim != embedder.dim() {
+            return Err(IndexError::EmbedderMismatch {
+                location: info.backend.to_owned(),
+                stored_model: info.model_id.clone(),
+                stored_dim: info.dim,
+                requested_model: embedder.model_id().to_owned(),
+                requested_dim: embedder.dim(),
+            });
+        }
+        Ok(Self { embedder, index })
+    }
+
+    pub fn index(&self) -> &Arc<dyn Index> {
+        &self.index
+    }
+
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Embeds and stores chunks with the given tenant and attributes. Durable on return.
+    pub async fn add(
+        &self,
+        chunks: Vec<Chunk>,
+        tenant: Option<&str>,
+        attrs: &BTreeMap<String, Vec<String>>,
+    ) -> Result<usize, IndexError> {
+        let texts: Vec<String> = chunks.iter().map(|c| c.text.clone()).collect();
+        let vectors = self.embedder.embed(&texts).await?;
+        let records: Vec<Record> = chunks
+            .into_iter()
+            .zip(vectors)
+            .map(|(chunk, vector)| Record { chunk, vector, tenant: tenant.map(str::to_owned), attrs: attrs.clone() })
+            .collect();
+        let n = records.len();
+        self.index.upsert(records).await?;
+        Ok(n)
+    }
+
+    /// Runs a search and returns up to `k` hits, best first.
+    pub async fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
+        if req.k == 0 || req.k > MAX_K || req.candidates > MAX_K {
+            return Err(IndexError::InvalidRequest { reason: "k must be 1..=1000 and candidates at most 1000" });
+        }
+        if req.query.trim().is_empty() {
+            return Err(IndexError::InvalidRequest { reason: "query is empty" });
+        }
+        let filter = req.filter.as_ref();
+        let ranked = match req.mode {
+            SearchMode::Dense => self.index.dense(self.embedder.embed_query(&req.query).await?, req.k, filter).await?,
+            SearchMode::Keyword => self.index.keyword(&req.query, req.k, filter).await?,
+            SearchMode::Hybrid => {
+                let n = req.candidates.max(req.k);
+                let vector = self.embedder.embed_query(&req.query).await?;
+                let (dense, keyword) =
+                    tokio::try_join!(self.index.dense(vector, n, filter), self.index.keyword(&req.query, n, filter))?;
+                rrf(&[(&dense, req.fusion.dense_weight), (&keyword, req.fusion.keyword_weight)], req.fusion.k, req.k)
+            }
+        };
+        let ids: Vec<_> = ranked.iter().map(|h| h.id).collect();
+        let scores: std::collections::HashMap<_, _> = ranked.iter().map(|h| (h.id, h.score)).collect();
+        let mut hits = self.index.fetch(&ids).await?;
+        for hit in &mut hits {
+            hit.score = scores.get(&hit.chunk.id).copied().unwrap_or_default();
+        }
+        Ok(hits)
+    }
+}

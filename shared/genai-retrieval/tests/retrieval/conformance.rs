@@ -1,0 +1,138 @@
+//! The behaviour every [`Index`] backend must have.
+
+use crate::{corpus, embedder};
+use genai_retrieval::{Condition, Field, Filter, Hit, Index, IndexError, Retriever, SearchMode, SearchRequest};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Runs every check against an empty index of the hashing embedder's model.
+pub async fn suite(index: Arc<dyn Index>) {
+    let records = corpus();
+    let total = records.len() as u64;
+    index.upsert(records.clone()).await.unwrap();
+    assert_eq!(index.count(None).await.unwrap(), total);
+
+    // Upsert replaces by id: no duplicates, new text visible.
+    let mut changed = records[0].clone();
+    changed.chunk.text = "Replaced text about zeppelin maintenance".into();
+    index.upsert(vec![changed.clone()]).await.unwrap();
+    assert_eq!(index.count(None).await.unwrap(), total);
+    let fetched = index.fetch(&[changed.chunk.id]).await.unwrap();
+    assert_eq!(fetched[0].chunk, changed.chunk, "payload round-trips exactly");
+    assert_eq!(fetched[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(fetched[0].attrs, changed.attrs);
+
+    let retriever = Retriever::new(embedder(), index.clone()).unwrap();
+    // Keyword: the only chunk mentioning zeppelins is first.
+    let hits = retriever.search(&SearchRequest::new("zeppelin", SearchMode::Keyword, 3)).await.unwrap();
+    assert_eq!(hits[0].chunk.id, changed.chunk.id);
+    assert_eq!(hits.len(), 1, "BM25 returns only chunks containing a query term");
+    // Dense: a chunk's own text finds it first.
+    let target = &records[17];
+    let hits = retriever.search(&SearchRequest::new(target.chunk.text.clone(), SearchMode::Dense, 3)).await.unwrap();
+    assert_eq!(hits[0].chunk.id, target.chunk.id);
+    assert!((hits[0].score - 1.0).abs() < 1e-3, "cosine of a vector with itself");
+    // Hybrid: fused, best of both, k respected, scores descending.
+    let hits = retriever.search(&SearchRequest::new(target.chunk.text.clone(), SearchMode::Hybrid, 5)).await.unwrap();
+    assert_eq!(hits[0].chunk.id, target.chunk.id);
+    assert_eq!(hits.len(), 5);
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+
+    // Filters: each kind, exact result sets, in both legs.
+    let acme_eng_p3 = Filter {
+        must: vec![
+            Condition::Match { field: Field::Tenant, value: "acme".into() },
+            Condition::Pages { from: Some(3), to: Some(3) },
+        ],
+        must_not: vec![Condition::Match { field: Field::Attr("group".into()), value: "hr".into() }],
+    };
+    let expected: HashSet<u64> = records.iter().filter(|r| acme_eng_p3.matches(&hit_of(r))).map(|r| r.chunk.id.get()).collect();
+    assert!(!expected.is_empty() && expected.len() < records.len());
+    assert_eq!(dense_ids(&*index, &acme_eng_p3).await, expected);
+    assert_eq!(index.count(Some(&acme_eng_p3)).await.unwrap(), expected.len() as u64);
+    let kw: HashSet<u64> = index.keyword("notes", 1000, Some(&acme_eng_p3)).await.unwrap().iter().map(|h| h.id.get()).collect();
+    assert_eq!(kw, expected);
+
+    // An empty any_of matches nothing; in must_not it excludes nothing.
+    let none = Filter::default().and(Condition::AnyOf { field: Field::Source, values: vec![] });
+    assert_eq!(index.count(Some(&none)).await.unwrap(), 0);
+    assert!(index.keyword("notes", 10, Some(&none)).await.unwrap().is_empty());
+    let all = Filter { must: vec![], must_not: vec![Condition::AnyOf { field: Field::Source, values: vec![] }] };
+    assert_eq!(index.count(Some(&all)).await.unwrap(), total);
+
+    // Unsupported filters are errors, never a wider search.
+    let bad = Filter::default().and(Condition::Pages { from: Some(5), to: Some(1) });
+    assert!(matches!(index.count(Some(&bad)).await, Err(IndexError::UnsupportedFilter { .. })));
+    assert!(matches!(index.keyword("notes", 10, Some(&bad)).await, Err(IndexError::UnsupportedFilter { .. })));
+
+    // Wrong dimension and a mismatched embedder are refused.
+    assert!(matches!(index.dense(vec![0.5; 3], 5, None).await, Err(IndexError::WrongDimension { .. })));
+    let other: Arc<dyn genai_embed::Embedder> = Arc::new(genai_embed::HashingEmbedder::new(64));
+    assert!(matches!(Retriever::new(other, index.clone()), Err(IndexError::EmbedderMismatch { .. })));
+
+    filters_never_widen(&*index, &records).await;
+
+    // Delete by filter removes exactly the matching chunks from both legs.
+    let globex = Filter::tenant("globex");
+    let globex_count = index.count(Some(&globex)).await.unwrap();
+    assert_eq!(globex_count, 20);
+    index.delete(&globex).await.unwrap();
+    assert_eq!(index.count(None).await.unwrap(), total - globex_count);
+    assert!(index.keyword("globex", 50, None).await.unwrap().is_empty());
+    assert_eq!(index.count(Some(&globex)).await.unwrap(), 0);
+}
+
+fn hit_of(r: &genai_retrieval::Record) -> Hit {
+    Hit { chunk: r.chunk.clone(), score: 0.0, tenant: r.tenant.clone(), attrs: r.attrs.clone() }
+}
+
+async fn dense_ids(index: &dyn Index, filter: &Filter) -> HashSet<u64> {
+    let q = vec![1.0 / (384f32).sqrt(); 384];
+    index.dense(q, 1000, Some(filter)).await.unwrap().iter().map(|h| h.id.get()).collect()
+}
+
+/// Random filters over the corpus: a filtered search returns exactly the chunks the reference
+/// semantics admit (dense with a limit above the corpus size must return all of them).
+async fn filters_never_widen(index: &dyn Index, records: &[genai_retrieval::Record]) {
+    let field = prop_oneof![
+        Just(Field::Tenant),
+        Just(Field::Attr("group".into())),
+        Just(Field::Source),
+        Just(Field::Attr("missing".into())),
+    ];
+    let value = prop_oneof![
+        Just("acme".to_owned()),
+        Just("globex".to_owned()),
+        Just("eng".to_owned()),
+        Just("hr".to_owned()),
+        Just("acme/doc1.pdf".to_owned()),
+        Just("nobody".to_owned())
+    ];
+    let cond = prop_oneof![
+        (field.clone(), value.clone()).prop_map(|(field, value)| Condition::Match { field, value }),
+        (field, prop::collection::vec(value, 0..3)).prop_map(|(field, values)| Condition::AnyOf { field, values }),
+        (prop::option::of(1u32..7), prop::option::of(1u32..7))
+            .prop_filter("non-empty range", |(f, t)| f.is_some() || t.is_some())
+            .prop_map(|(from, to)| Condition::Pages { from, to: to.map(|t| t.max(from.unwrap_or(0))) }),
+    ];
+    let filter = (prop::collection::vec(cond.clone(), 0..3), prop::collection::vec(cond, 0..2))
+        .prop_map(|(must, must_not)| Filter { must, must_not });
+    let mut runner = TestRunner::new(Config { cases: 40, ..Config::default() });
+    let mut cases = Vec::new();
+    for _ in 0..40 {
+        cases.push(filter.new_tree(&mut runner).unwrap().current());
+    }
+    let present: Vec<_> = index.fetch(&records.iter().map(|r| r.chunk.id).collect::<Vec<_>>()).await.unwrap();
+    for f in cases {
+        let expected: HashSet<u64> = present.iter().filter(|h| f.matches(h)).map(|h| h.chunk.id.get()).collect();
+        assert_eq!(dense_ids(index, &f).await, expected, "dense with {f:?}");
+        let with_term: HashSet<u64> =
+            present.iter().filter(|h| f.matches(h) && h.chunk.text.contains("notes")).map(|h| h.chunk.id.get()).collect();
+        let kw: HashSet<u64> = index.keyword("notes", 1000, Some(&f)).await.unwrap().iter().map(|h| h.id.get()).collect();
+        assert_eq!(kw, with_term, "keyword with {f:?}");
+        assert_eq!(index.count(Some(&f)).await.unwrap(), expected.len() as u64, "count with {f:?}");
+    }
+}
