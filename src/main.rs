@@ -1,1 +1,40 @@
-fn main() {}
+//! `genai-roadmap`: the showcase server. Configuration: `--addr` or `GENAI_ADDR`
+//! (default 127.0.0.1:8080), `RUST_LOG`, `LOG_FORMAT=json`.
+
+use anyhow::Context;
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(name = "genai-roadmap", version, about = "Serve every milestone of the GenAI roadmap from one offline server.")]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "GENAI_ADDR", default_value = "127.0.0.1:8080")]
+    addr: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    genai_telemetry::init(genai_telemetry::LogFormat::from_env());
+    let cli = Cli::parse();
+    let listener = tokio::net::TcpListener::bind(&cli.addr).await.with_context(|| format!("binding {}", cli.addr))?;
+    tracing::info!(addr = %listener.local_addr()?, "showcase listening; open http://{}/", listener.local_addr()?);
+    genai_roadmap::serve(listener, genai_roadmap::AppState::default(), shutdown_signal()).await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

@@ -112,6 +112,16 @@ impl Retriever {
 
     /// Runs a search and returns up to `k` hits, best first.
     pub async fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>, IndexError> {
+        let vector = match req.mode {
+            SearchMode::Keyword => None,
+            SearchMode::Dense | SearchMode::Hybrid => Some(self.embedder.embed_query(&req.query).await?),
+        };
+        self.search_with_vector(req, vector).await
+    }
+
+    /// [`Retriever::search`] with the query already embedded (`None` for keyword mode); lets a
+    /// caller embed once for several searches, and benchmarks time the index alone.
+    pub async fn search_with_vector(&self, req: &SearchRequest, vector: Option<Vec<f32>>) -> Result<Vec<Hit>, IndexError> {
         if req.k == 0 || req.k > MAX_K || req.candidates > MAX_K {
             return Err(IndexError::InvalidRequest { reason: "k must be 1..=1000 and candidates at most 1000" });
         }
@@ -119,12 +129,13 @@ impl Retriever {
             return Err(IndexError::InvalidRequest { reason: "query is empty" });
         }
         let filter = req.filter.as_ref();
+        let needs_vector = IndexError::InvalidRequest { reason: "dense and hybrid search need a query vector" };
         let ranked = match req.mode {
-            SearchMode::Dense => self.index.dense(self.embedder.embed_query(&req.query).await?, req.k, filter).await?,
+            SearchMode::Dense => self.index.dense(vector.ok_or(needs_vector)?, req.k, filter).await?,
             SearchMode::Keyword => self.index.keyword(&req.query, req.k, filter).await?,
             SearchMode::Hybrid => {
                 let n = req.candidates.max(req.k);
-                let vector = self.embedder.embed_query(&req.query).await?;
+                let vector = vector.ok_or(needs_vector)?;
                 let (dense, keyword) =
                     tokio::try_join!(self.index.dense(vector, n, filter), self.index.keyword(&req.query, n, filter))?;
                 rrf(&[(&dense, req.fusion.dense_weight), (&keyword, req.fusion.keyword_weight)], req.fusion.k, req.k)

@@ -1,0 +1,11 @@
+//! Evaluation of retrieval (and, as milestones arrive, of answers) on external datasets.
+//!
+//! - [`beir`] reads the BEIR layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).
+//! - [`metrics`] computes nDCG@k with graded gains, recall@k, MRR@k and MAP@k exactly as
+//!   trec_eval/pytrec_eval do, so numbers compare with published ones.
+//! - [`retrieval`] indexes a BEIR corpus with a chosen embedder and search mode, runs every test
+//!   query, and reports quality and latency.
+
+pub mod beir;
+pub mod metrics;
+pub mod retrieval;

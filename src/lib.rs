@@ -1,0 +1,104 @@
+//! The showcase: one HTTP server that mounts every milestone of the roadmap, offline by default.
+//!
+//! Milestones mount their own `Router` under a prefix as they land (`/doc-qa`, `/extract`,
+//! `/chat`, ...). Until then the landing page lists what exists and what is planned, and
+//! `/healthz` reports liveness for orchestrators.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use serde::Serialize;
+use std::future::Future;
+use std::sync::Arc;
+
+/// One milestone as the landing page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Milestone {
+    pub stage: &'static str,
+    pub name: &'static str,
+    pub crate_name: &'static str,
+    /// Where it is mounted, once it is.
+    pub path: Option<&'static str>,
+    pub summary: &'static str,
+}
+
+/// The roadmap, in order. `path` is set when a milestone's router is mounted.
+pub fn milestones() -> Vec<Milestone> {
+    let m = |stage, name, crate_name, summary| Milestone { stage, name, crate_name, path: None, summary };
+    vec![
+        m("foundation", "Retrieval core", "genai-retrieval", "Ingest, embed, index (Qdrant Edge + tantivy), dense/BM25/hybrid search, evaluated on BEIR SciFact."),
+        m("1 beginner", "Document Q&A", "doc-qa", "Questions over a folder of PDFs with citations to file and page, refusal when the documents do not say."),
+        m("1 beginner", "Structured extraction API", "extraction-api", "Entities from unstructured text, schema-validated, clear 4xx on malformed input."),
+        m("1 beginner", "Chatbot with memory", "chatbot", "Five-plus turns of context with overflow handled, sessions that survive restarts."),
+        m("2 intermediate", "Production RAG service", "production-rag", "Hybrid search, reranking, caching, streaming, tracing, continuous evaluation."),
+        m("2 intermediate", "Multi-agent workflow", "agent-workflow", "Specialised agents, persisted state, error recovery, human in the loop."),
+        m("2 intermediate", "Cost-optimised pipeline", "cost-optimizer", "Half the cost of a baseline at equal measured quality."),
+        m("3 senior", "Multi-tenant knowledge base", "tenant-kb", "Tenant isolation, access control at retrieval, audit, PII redaction, async ingestion."),
+    ]
+}
+
+/// Shared state of the showcase.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub milestones: Arc<Vec<Milestone>>,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self { milestones: Arc::new(milestones()) }
+    }
+}
+
+/// The showcase's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(landing))
+        .route("/healthz", get(healthz))
+        .route("/api/milestones", get(list))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn list(State(state): State<AppState>) -> impl IntoResponse {
+    axum::Json(state.milestones.as_ref().clone())
+}
+
+async fn landing(State(state): State<AppState>) -> impl IntoResponse {
+    let rows: String = state
+        .milestones
+        .iter()
+        .map(|m| {
+            let status = match m.path {
+                Some(p) => format!(r#"<a href="{p}">open</a>"#),
+                None => "planned".to_owned(),
+            };
+            format!(
+                "<tr><td>{}</td><td><b>{}</b><br><small>{}</small></td><td><code>{}</code></td><td>{status}</td></tr>",
+                escape(m.stage),
+                escape(m.name),
+                escape(m.summary),
+                escape(m.crate_name)
+            )
+        })
+        .collect();
+    let page = include_str!("landing.html").replace("{{rows}}", &rows);
+    ([(header::CACHE_CONTROL, "no-cache")], Html(page))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
