@@ -28,14 +28,54 @@ pub struct Milestone {
 pub fn milestones() -> Vec<Milestone> {
     let m = |stage, name, crate_name, summary| Milestone { stage, name, crate_name, path: None, summary };
     vec![
-        m("foundation", "Retrieval core", "genai-retrieval", "Ingest, embed, index (Qdrant Edge + tantivy), dense/BM25/hybrid search, evaluated on BEIR SciFact."),
-        m("1 beginner", "Document Q&A", "doc-qa", "Questions over a folder of PDFs with citations to file and page, refusal when the documents do not say."),
-        m("1 beginner", "Structured extraction API", "extraction-api", "Entities from unstructured text, schema-validated, clear 4xx on malformed input."),
-        m("1 beginner", "Chatbot with memory", "chatbot", "Five-plus turns of context with overflow handled, sessions that survive restarts."),
-        m("2 intermediate", "Production RAG service", "production-rag", "Hybrid search, reranking, caching, streaming, tracing, continuous evaluation."),
-        m("2 intermediate", "Multi-agent workflow", "agent-workflow", "Specialised agents, persisted state, error recovery, human in the loop."),
-        m("2 intermediate", "Cost-optimised pipeline", "cost-optimizer", "Half the cost of a baseline at equal measured quality."),
-        m("3 senior", "Multi-tenant knowledge base", "tenant-kb", "Tenant isolation, access control at retrieval, audit, PII redaction, async ingestion."),
+        m(
+            "foundation",
+            "Retrieval core",
+            "genai-retrieval",
+            "Ingest, embed, index (Qdrant Edge + tantivy), dense/BM25/hybrid search, evaluated on BEIR SciFact.",
+        ),
+        m(
+            "1 beginner",
+            "Document Q&A",
+            "doc-qa",
+            "Questions over a folder of PDFs with citations to file and page, refusal when the documents do not say.",
+        ),
+        m(
+            "1 beginner",
+            "Structured extraction API",
+            "extraction-api",
+            "Entities from unstructured text, schema-validated, clear 4xx on malformed input.",
+        ),
+        m(
+            "1 beginner",
+            "Chatbot with memory",
+            "chatbot",
+            "Five-plus turns of context with overflow handled, sessions that survive restarts.",
+        ),
+        m(
+            "2 intermediate",
+            "Production RAG service",
+            "production-rag",
+            "Hybrid search, reranking, caching, streaming, tracing, continuous evaluation.",
+        ),
+        m(
+            "2 intermediate",
+            "Multi-agent workflow",
+            "agent-workflow",
+            "Specialised agents, persisted state, error recovery, human in the loop.",
+        ),
+        m(
+            "2 intermediate",
+            "Cost-optimised pipeline",
+            "cost-optimizer",
+            "Half the cost of a baseline at equal measured quality.",
+        ),
+        m(
+            "3 senior",
+            "Multi-tenant knowledge base",
+            "tenant-kb",
+            "Tenant isolation, access control at retrieval, audit, PII redaction, async ingestion.",
+        ),
     ]
 }
 

@@ -5,7 +5,11 @@ use anyhow::Context;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "genai-roadmap", version, about = "Serve every milestone of the GenAI roadmap from one offline server.")]
+#[command(
+    name = "genai-roadmap",
+    version,
+    about = "Serve every milestone of the GenAI roadmap from one offline server."
+)]
 struct Cli {
     /// Address to listen on.
     #[arg(long, env = "GENAI_ADDR", default_value = "127.0.0.1:8080")]

@@ -19,7 +19,8 @@ async fn landing_page_health_and_graceful_shutdown() {
     assert_eq!(health["status"], "ok");
     let page = reqwest::get(&base).await.unwrap().text().await.unwrap();
     assert!(page.contains("Document Q&amp;A") && page.contains("genai-retrieval"), "{page}");
-    let list: Vec<serde_json::Value> = reqwest::get(format!("{base}/api/milestones")).await.unwrap().json().await.unwrap();
+    let list: Vec<serde_json::Value> =
+        reqwest::get(format!("{base}/api/milestones")).await.unwrap().json().await.unwrap();
     assert_eq!(list.len(), 8);
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();

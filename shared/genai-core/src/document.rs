@@ -153,11 +153,7 @@ mod tests {
             source: "t.pdf".into(),
             kind: SourceKind::Pdf,
             title: None,
-            pages: pages
-                .iter()
-                .enumerate()
-                .map(|(i, t)| Page { number: i as u32 + 1, text: (*t).into() })
-                .collect(),
+            pages: pages.iter().enumerate().map(|(i, t)| Page { number: i as u32 + 1, text: (*t).into() }).collect(),
         }
     }
 

@@ -17,11 +17,14 @@ fn main() -> anyhow::Result<()> {
     let flops_per_token = 6.0 * 2.0 * (4.0 * 384f64.powi(2) + 2.0 * 384.0 * 1536.0) + 6.0 * 4.0 * 256.0 * 384.0;
 
     // 64 passages of exactly 256 tokens (with [CLS]/[SEP]) from a fixed vocabulary.
-    let words = ["pump", "valve", "inspection", "pressure", "the", "of", "maintenance", "records", "shift", "corrosion"];
+    let words =
+        ["pump", "valve", "inspection", "pressure", "the", "of", "maintenance", "records", "shift", "corrosion"];
     let passage = |i: usize| (0..400).map(|j| words[(i * 7 + j * 3) % words.len()]).collect::<Vec<_>>().join(" ");
     let texts: Vec<String> = (0..64).map(passage).collect();
 
-    println!("| threads | GEMM GFLOP/s | floor tok/s | MiniLM tok/s (256-token passages) | passages/s | share of floor |");
+    println!(
+        "| threads | GEMM GFLOP/s | floor tok/s | MiniLM tok/s (256-token passages) | passages/s | share of floor |"
+    );
     println!("|---|---|---|---|---|---|");
     for threads in [1usize, 2] {
         let gflops = measure_gemm_gflops(threads, 4096, 5);
@@ -50,6 +53,9 @@ fn main() -> anyhow::Result<()> {
     for t in &texts {
         std::hint::black_box(hashing.embed_one(t));
     }
-    println!("\nhashing embedder: {:.0} passages/s (256-token passages, 1 thread)", 64.0 / start.elapsed().as_secs_f64());
+    println!(
+        "\nhashing embedder: {:.0} passages/s (256-token passages, 1 thread)",
+        64.0 / start.elapsed().as_secs_f64()
+    );
     Ok(())
 }

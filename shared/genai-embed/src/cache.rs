@@ -38,8 +38,11 @@ struct State {
 impl CachedEmbedder {
     /// Opens (or creates) the cache for `inner`'s model inside `dir`.
     pub fn open(inner: Arc<dyn Embedder>, dir: &Path) -> Result<Self, EmbedError> {
-        let safe: String =
-            inner.model_id().chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+        let safe: String = inner
+            .model_id()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .collect();
         let path = dir.join(format!("{safe}.vectors"));
         let err = |source| EmbedError::Cache { path: path.clone(), source };
         std::fs::create_dir_all(dir).map_err(err)?;
@@ -61,11 +64,7 @@ impl CachedEmbedder {
             tracing::warn!(path = %path.display(), "vector cache had a torn tail record; truncating");
             file.set_len(whole as u64).map_err(err)?;
         }
-        Ok(Self {
-            inner,
-            path,
-            state: Mutex::new(State { vectors, file: BufWriter::new(file), hits: 0, misses: 0 }),
-        })
+        Ok(Self { inner, path, state: Mutex::new(State { vectors, file: BufWriter::new(file), hits: 0, misses: 0 }) })
     }
 
     /// `(hits, misses)` since this cache was opened.

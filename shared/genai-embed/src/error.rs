@@ -48,7 +48,9 @@ impl Classify for EmbedError {
         match self {
             Self::Transport { .. } => ErrorClass::Retryable,
             Self::Remote { status, .. } if *status == 429 || *status >= 500 => ErrorClass::Retryable,
-            Self::Remote { status, .. } if *status == 400 || *status == 413 || *status == 422 => ErrorClass::InvalidInput,
+            Self::Remote { status, .. } if *status == 400 || *status == 413 || *status == 422 => {
+                ErrorClass::InvalidInput
+            }
             Self::Cache { .. } => ErrorClass::Retryable,
             _ => ErrorClass::Permanent,
         }

@@ -28,11 +28,8 @@ impl HashingEmbedder {
 
     /// The vector of one text; pure and synchronous.
     pub fn embed_one(&self, text: &str) -> Vec<f32> {
-        let words: Vec<String> = text
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect();
+        let words: Vec<String> =
+            text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
         let mut features: HashMap<u64, f32> = HashMap::new();
         let mut add = |key: u64, weight: f32| *features.entry(key).or_default() += weight;
         for (i, word) in words.iter().enumerate() {

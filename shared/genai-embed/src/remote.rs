@@ -1,5 +1,9 @@
 //! OpenAI-compatible remote embeddings (`POST {base}/embeddings`): OpenAI, Azure OpenAI, vLLM,
 //! Ollama, llama.cpp, LM Studio, text-embeddings-inference.
+//!
+//! Production note: retries (429/5xx/timeouts, honouring `Retry-After`) are here; client-side
+//! rate limiting and circuit breaking belong to the LLM layer (genai-llm) and are not applied to
+//! embeddings yet.
 
 use crate::{EmbedError, Embedder, l2_normalize};
 use async_trait::async_trait;

@@ -77,7 +77,11 @@ fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, BeirE
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(&line).map_err(|source| BeirError::Json { path: path.to_owned(), line: i + 1, source })?);
+        out.push(serde_json::from_str(&line).map_err(|source| BeirError::Json {
+            path: path.to_owned(),
+            line: i + 1,
+            source,
+        })?);
     }
     Ok(out)
 }

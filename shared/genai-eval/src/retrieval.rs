@@ -80,11 +80,13 @@ impl RetrievalReport {
 impl RetrievalEval {
     pub async fn run(&self) -> anyhow::Result<RetrievalReport> {
         use anyhow::Context;
-        let data = beir::load(&self.dataset, &self.split).with_context(|| format!("loading BEIR data from {}", self.dataset.display()))?;
+        let data = beir::load(&self.dataset, &self.split)
+            .with_context(|| format!("loading BEIR data from {}", self.dataset.display()))?;
         anyhow::ensure!(!data.queries.is_empty(), "no queries of split {:?} have judgments", self.split);
         let name = self.dataset.file_name().map_or_else(|| "dataset".into(), |n| n.to_string_lossy().into_owned());
         let model = sanitize(self.embedder.model_id());
-        let embedder: Arc<dyn Embedder> = Arc::new(CachedEmbedder::open(self.embedder.clone(), &self.workdir.join("vector-cache"))?);
+        let embedder: Arc<dyn Embedder> =
+            Arc::new(CachedEmbedder::open(self.embedder.clone(), &self.workdir.join("vector-cache"))?);
         let index_dir = self.workdir.join(format!("{name}-{model}"));
         let index = EmbeddedIndex::open(&index_dir, embedder.model_id(), embedder.dim(), EmbeddedConfig::default())?;
         let (embed_seconds, index_seconds, optimize_seconds) = self.ingest(&data, &embedder, &index).await?;
@@ -107,8 +109,11 @@ impl RetrievalEval {
             let start = Instant::now();
             let hits = retriever.search(&request).await?;
             latencies.push(start.elapsed().as_secs_f64() * 1e3);
-            let ranked: Vec<String> =
-                hits.into_iter().map(|h| h.chunk.source).filter(|d| !(self.ignore_identical_ids && *d == q.id)).collect();
+            let ranked: Vec<String> = hits
+                .into_iter()
+                .map(|h| h.chunk.source)
+                .filter(|d| !(self.ignore_identical_ids && *d == q.id))
+                .collect();
             let judged = &data.qrels[&q.id];
             scores.push(metrics::score(&ranked, judged, self.k));
             recall100.push(metrics::score(&ranked, judged, 100).recall);
@@ -135,7 +140,12 @@ impl RetrievalEval {
     }
 
     /// Indexes the corpus unless the index already holds it; returns (embed, index, optimize) seconds.
-    async fn ingest(&self, data: &Dataset, embedder: &Arc<dyn Embedder>, index: &EmbeddedIndex) -> anyhow::Result<(f64, f64, f64)> {
+    async fn ingest(
+        &self,
+        data: &Dataset,
+        embedder: &Arc<dyn Embedder>,
+        index: &EmbeddedIndex,
+    ) -> anyhow::Result<(f64, f64, f64)> {
         if index.count(None).await? == data.corpus.len() as u64 {
             tracing::info!(documents = data.corpus.len(), "index already holds the corpus; reusing it");
             return Ok((0.0, 0.0, 0.0));
@@ -199,4 +209,3 @@ fn sanitize(s: &str) -> String {
 pub fn default_workdir() -> PathBuf {
     std::env::temp_dir().join("genai-eval")
 }
-

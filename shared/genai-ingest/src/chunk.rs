@@ -64,6 +64,7 @@ impl Chunker {
         &self.tag
     }
 
+    // ANCHOR: chunk
     /// Splits `doc` into chunks, in order. Chunks are trimmed, so whitespace between two chunks
     /// belongs to neither; every other character is in at least one chunk.
     pub fn chunk(&self, doc: &Document) -> Vec<Chunk> {
@@ -86,6 +87,7 @@ impl Chunker {
                 }
             })
             .collect()
+        // ANCHOR_END: chunk
     }
 }
 

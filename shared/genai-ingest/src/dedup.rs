@@ -69,11 +69,8 @@ impl NearDuplicates {
 }
 
 fn signature(text: &str) -> Option<[u64; PERMUTATIONS]> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
+    let words: Vec<String> =
+        text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
     // Very short texts ("Page 3", "Contents") are too unspecific to call duplicates.
     if words.len() < 8 {
         return None;
@@ -118,7 +115,11 @@ mod tests {
         let mut nd = NearDuplicates::default();
         assert!(!nd.check_and_insert(base));
         assert!(nd.check_and_insert(&base.replace("as is", "as-is")), "punctuation change is a duplicate");
-        assert!(!nd.check_and_insert("The coolant pump must be inspected every six months by a certified technician on duty"));
+        assert!(
+            !nd.check_and_insert(
+                "The coolant pump must be inspected every six months by a certified technician on duty"
+            )
+        );
         assert!(!nd.check_and_insert("Page 3"), "short texts are never duplicates");
         assert!(!nd.check_and_insert("Page 3"));
     }

@@ -71,9 +71,8 @@ pub(crate) fn decode_text(bytes: &[u8]) -> Result<String, IngestError> {
 }
 
 fn looks_like_html(text: &str) -> bool {
-    static TAG: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]").expect("valid regex")
-    });
+    static TAG: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]").expect("valid regex"));
     let head: String = text.chars().take(4096).collect();
     TAG.is_match(&head)
 }
@@ -81,13 +80,13 @@ fn looks_like_html(text: &str) -> bool {
 fn looks_like_markdown(text: &str) -> bool {
     static FEATURES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         [
-            r"(?m)^#{1,6}\s+\S",               // ATX heading
+            r"(?m)^#{1,6}\s+\S",                   // ATX heading
             r"(?m)^\s{0,3}([-*+]|\d{1,3}\.)\s+\S", // list item
-            r"\[[^\]\n]+\]\([^)\s]+\)",        // inline link
-            r"(?m)^```",                       // code fence
-            r"(?m)^>\s",                       // block quote
-            r"(?m)^\|?.*\|\s*:?-{3,}",         // table rule
-            r"(\*\*|__)\S[^*\n]*\S(\*\*|__)",  // strong emphasis
+            r"\[[^\]\n]+\]\([^)\s]+\)",            // inline link
+            r"(?m)^```",                           // code fence
+            r"(?m)^>\s",                           // block quote
+            r"(?m)^\|?.*\|\s*:?-{3,}",             // table rule
+            r"(\*\*|__)\S[^*\n]*\S(\*\*|__)",      // strong emphasis
         ]
         .iter()
         .map(|p| Regex::new(p).expect("valid regex"))

@@ -8,7 +8,9 @@ pub enum IngestError {
     TooLarge { size: u64, limit: u64 },
     #[error("file is empty")]
     Empty,
-    #[error("unsupported file type: the content looks like {detected}; supported are PDF, Markdown, HTML and plain text")]
+    #[error(
+        "unsupported file type: the content looks like {detected}; supported are PDF, Markdown, HTML and plain text"
+    )]
     Unsupported { detected: &'static str },
     #[error("text is not valid UTF-8 or UTF-16 (byte {offset}); save it as UTF-8")]
     InvalidEncoding { offset: usize },

@@ -4,14 +4,37 @@ use scraper::{ElementRef, Html, Node, Selector};
 
 /// Elements whose text is never content.
 const SKIP: &[&str] = &[
-    "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "nav", "header",
-    "footer", "aside", "form", "button", "select", "head",
+    "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "nav", "header", "footer", "aside",
+    "form", "button", "select", "head",
 ];
 
 /// Elements that end a line or a paragraph when their content ends.
 const BLOCK: &[&str] = &[
-    "p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
-    "table", "tr", "blockquote", "pre", "dl", "dt", "dd", "figure", "figcaption", "hr", "address",
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "table",
+    "tr",
+    "blockquote",
+    "pre",
+    "dl",
+    "dt",
+    "dd",
+    "figure",
+    "figcaption",
+    "hr",
+    "address",
 ];
 
 /// Returns `(title, [text])`: HTML has a single page.

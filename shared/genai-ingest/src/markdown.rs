@@ -25,7 +25,9 @@ pub(crate) fn extract(source: &str) -> (Option<String>, Vec<String>) {
                 in_first_heading = false;
                 out.push_str("\n\n");
             }
-            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::BlockQuote(_) | TagEnd::TableRow) => {
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::BlockQuote(_) | TagEnd::TableRow,
+            ) => {
                 out.push_str("\n\n");
             }
             Event::End(TagEnd::TableCell) => out.push(' '),
@@ -41,7 +43,8 @@ mod tests {
 
     #[test]
     fn strips_markup_and_keeps_paragraphs() {
-        let (title, pages) = extract("# Pump *guide*\n\nInspect [every](http://x) six\nmonths.\n\n- valves\n- `seals`\n");
+        let (title, pages) =
+            extract("# Pump *guide*\n\nInspect [every](http://x) six\nmonths.\n\n- valves\n- `seals`\n");
         assert_eq!(title.as_deref(), Some("Pump guide"));
         assert_eq!(crate::normalize_page(&pages[0]), "Pump guide\n\nInspect every six months.\n\nvalves\n\nseals");
     }

@@ -103,7 +103,8 @@ mod tests {
 
     #[test]
     fn normalises_pdf_artifacts() {
-        let raw = "\n\nThe ﬁrst  column talks\nabout tem-\nperature and \u{F001}nance.\r\n \n\nNext\tparagraph\u{00AD}.\u{7}";
+        let raw =
+            "\n\nThe ﬁrst  column talks\nabout tem-\nperature and \u{F001}nance.\r\n \n\nNext\tparagraph\u{00AD}.\u{7}";
         assert_eq!(normalize_page(raw), "The first column talks about temperature and finance.\n\nNext paragraph.");
     }
 

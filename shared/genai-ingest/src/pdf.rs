@@ -24,8 +24,7 @@ pub(crate) fn extract(bytes: &[u8], limits: &LoadLimits) -> Result<Extracted, In
             let _ = tx.send(result);
         })
         .map_err(|source| IngestError::Io { path: "<pdf-extract thread>".into(), source })?;
-    rx.recv_timeout(limits.pdf_timeout)
-        .unwrap_or(Err(IngestError::Timeout { seconds: limits.pdf_timeout.as_secs() }))
+    rx.recv_timeout(limits.pdf_timeout).unwrap_or(Err(IngestError::Timeout { seconds: limits.pdf_timeout.as_secs() }))
 }
 
 fn extract_blocking(bytes: &[u8], max_pages: usize) -> Result<Extracted, IngestError> {

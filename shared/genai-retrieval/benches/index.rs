@@ -36,7 +36,13 @@ impl Gen {
         let centres = (0..256).map(|_| unit((0..DIM).map(|_| rng.random::<f32>() - 0.5).collect())).collect();
         let weights: Vec<f64> = (1..=30_000).map(|r| 1.0 / r as f64).collect();
         let total: f64 = weights.iter().sum();
-        let zipf_cdf = weights.iter().scan(0.0, |acc, w| { *acc += w / total; Some(*acc) }).collect();
+        let zipf_cdf = weights
+            .iter()
+            .scan(0.0, |acc, w| {
+                *acc += w / total;
+                Some(*acc)
+            })
+            .collect();
         Self { rng, centres, zipf_cdf }
     }
 
@@ -69,7 +75,8 @@ async fn main() -> anyhow::Result<()> {
     let batch = args.get(1).copied().unwrap_or(10_000);
     let dir = tempfile::tempdir()?;
     let embedder = HashingEmbedder::new(DIM); // only names the vector space; vectors are synthetic
-    let index = EmbeddedIndex::open(dir.path(), genai_embed::Embedder::model_id(&embedder), DIM, EmbeddedConfig::default())?;
+    let index =
+        EmbeddedIndex::open(dir.path(), genai_embed::Embedder::model_id(&embedder), DIM, EmbeddedConfig::default())?;
     let mut g = Gen::new();
 
     println!("corpus: {total} chunks × {DIM} dims, batches of {batch}, durable per batch");
@@ -101,14 +108,19 @@ async fn main() -> anyhow::Result<()> {
         ingest_s += start.elapsed().as_secs_f64();
         done += n;
     }
-    println!("ingest: {:.1} s → {:.0} chunks/s (dense + BM25 + payload, durable on return)", ingest_s, total as f64 / ingest_s);
+    println!(
+        "ingest: {:.1} s → {:.0} chunks/s (dense + BM25 + payload, durable on return)",
+        ingest_s,
+        total as f64 / ingest_s
+    );
     let start = Instant::now();
     index.optimize().await?;
     println!("optimize (HNSW build): {:.1} s", start.elapsed().as_secs_f64());
     println!("disk: {:.0} MB", index.disk_usage() as f64 / 1e6);
 
     let retriever = Retriever::new(Arc::new(embedder), Arc::new(index))?;
-    let queries: Vec<(String, Vec<f32>)> = (0..500).map(|_| ((0..3).map(|_| g.word()).collect::<Vec<_>>().join(" "), g.vector())).collect();
+    let queries: Vec<(String, Vec<f32>)> =
+        (0..500).map(|_| ((0..3).map(|_| g.word()).collect::<Vec<_>>().join(" "), g.vector())).collect();
     println!("\n| query (top 10) | p50 ms | p95 ms |\n|---|---|---|");
     let cases: [(&str, SearchMode, Option<Filter>); 4] = [
         ("dense", SearchMode::Dense, None),

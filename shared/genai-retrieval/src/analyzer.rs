@@ -3,6 +3,9 @@
 //! drop Lucene's 33 English stop words, Snowball English stemming. This is the chain behind
 //! the BM25 baselines BEIR reports (Anserini uses Lucene's EnglishAnalyzer, the same stop words
 //! with the Porter stemmer).
+//!
+//! Production note: English only. Other languages need their stemmer and stop words, chosen per
+//! document (and stored, so queries use the same chain).
 
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
@@ -35,6 +38,10 @@ pub fn terms(text: &str) -> Vec<String> {
 
 /// BM25 parameters for the sparse vectors of the server backend (the server applies IDF).
 /// Defaults: k1 = 1.2, b = 0.75 (Lucene's and tantivy's), average length 200 terms.
+///
+/// Production note: the average document length is configured, not measured from the
+/// collection as tantivy does, so server BM25 scores differ slightly from embedded ones when a
+/// corpus's real average is far from it; set it from the corpus for best ranking.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bm25Params {
     pub k1: f32,

@@ -21,6 +21,7 @@ impl Default for Fusion {
     }
 }
 
+// ANCHOR: rrf
 /// Fuses ranked lists (each best-first) with per-list weights; returns the top `limit`,
 /// best-first, ties broken by id so results are deterministic.
 pub fn rrf(lists: &[(&[ScoredId], f32)], k: f32, limit: usize) -> Vec<ScoredId> {
@@ -34,6 +35,7 @@ pub fn rrf(lists: &[(&[ScoredId], f32)], k: f32, limit: usize) -> Vec<ScoredId> 
     fused.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
     fused.truncate(limit);
     fused
+    // ANCHOR_END: rrf
 }
 
 #[cfg(test)]

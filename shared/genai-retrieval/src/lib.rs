@@ -39,6 +39,7 @@ pub struct IndexInfo {
     pub dim: usize,
 }
 
+// ANCHOR: index_trait
 /// Chunk storage with dense and keyword search. Implementations are safe to share across tasks.
 #[async_trait]
 pub trait Index: Send + Sync + std::fmt::Debug {
@@ -54,7 +55,8 @@ pub trait Index: Send + Sync + std::fmt::Debug {
     async fn count(&self, filter: Option<&Filter>) -> Result<u64, IndexError>;
 
     /// Nearest chunks by cosine similarity, best first.
-    async fn dense(&self, vector: Vec<f32>, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError>;
+    async fn dense(&self, vector: Vec<f32>, limit: usize, filter: Option<&Filter>)
+    -> Result<Vec<ScoredId>, IndexError>;
 
     /// Best chunks by BM25, best first.
     async fn keyword(&self, text: &str, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError>;
@@ -64,4 +66,5 @@ pub trait Index: Send + Sync + std::fmt::Debug {
 
     /// Builds search structures (HNSW) for what was added; call after a large ingest.
     async fn optimize(&self) -> Result<(), IndexError>;
+    // ANCHOR_END: index_trait
 }

@@ -47,7 +47,14 @@ pub struct SearchRequest {
 
 impl Default for SearchRequest {
     fn default() -> Self {
-        Self { query: String::new(), mode: SearchMode::Hybrid, k: 5, candidates: 100, filter: None, fusion: Fusion::default() }
+        Self {
+            query: String::new(),
+            mode: SearchMode::Hybrid,
+            k: 5,
+            candidates: 100,
+            filter: None,
+            fusion: Fusion::default(),
+        }
     }
 }
 
@@ -121,7 +128,11 @@ impl Retriever {
 
     /// [`Retriever::search`] with the query already embedded (`None` for keyword mode); lets a
     /// caller embed once for several searches, and benchmarks time the index alone.
-    pub async fn search_with_vector(&self, req: &SearchRequest, vector: Option<Vec<f32>>) -> Result<Vec<Hit>, IndexError> {
+    pub async fn search_with_vector(
+        &self,
+        req: &SearchRequest,
+        vector: Option<Vec<f32>>,
+    ) -> Result<Vec<Hit>, IndexError> {
         if req.k == 0 || req.k > MAX_K || req.candidates > MAX_K {
             return Err(IndexError::InvalidRequest { reason: "k must be 1..=1000 and candidates at most 1000" });
         }

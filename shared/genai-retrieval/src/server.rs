@@ -16,8 +16,7 @@ use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
     Distance, FieldType, Filter as QFilter, GetPointsBuilder, KeywordIndexParamsBuilder, Modifier, PointId,
     PointStruct, Query, QueryPointsBuilder, Range, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
-    UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
-    point_id::PointIdOptions,
+    UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder, point_id::PointIdOptions,
 };
 use qdrant_client::{Payload, Qdrant};
 use std::collections::HashMap;
@@ -58,7 +57,10 @@ pub struct ServerIndex {
 
 impl std::fmt::Debug for ServerIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerIndex").field("url", &self.config.url).field("collection", &self.config.collection).finish()
+        f.debug_struct("ServerIndex")
+            .field("url", &self.config.url)
+            .field("collection", &self.config.collection)
+            .finish()
     }
 }
 
@@ -66,12 +68,17 @@ impl ServerIndex {
     /// Connects and opens the collection, creating it (with its payload indexes) if absent.
     pub async fn open(config: ServerConfig, model_id: &str, dim: usize) -> Result<Self, IndexError> {
         let err = |e: qdrant_client::QdrantError| IndexError::Server { url: config.url.clone(), source: Box::new(e) };
-        let client = Qdrant::from_url(&config.url).api_key(config.api_key.clone()).timeout(config.timeout).build().map_err(err)?;
+        let client = Qdrant::from_url(&config.url)
+            .api_key(config.api_key.clone())
+            .timeout(config.timeout)
+            .build()
+            .map_err(err)?;
         let name = config.collection.clone();
         if client.collection_exists(&name).await.map_err(err)? {
             let info = client.collection_info(&name).await.map_err(err)?;
             let metadata = info.result.and_then(|r| r.config).map(|c| c.metadata).unwrap_or_default();
-            let stored_model = metadata.get("model_id").and_then(|v| v.as_str()).map(|s| s.to_string()).unwrap_or_default();
+            let stored_model =
+                metadata.get("model_id").and_then(|v| v.as_str()).map(|s| s.to_string()).unwrap_or_default();
             let stored_dim = metadata.get("dim").and_then(|v| v.as_integer()).unwrap_or(-1);
             if stored_model != model_id || stored_dim != dim as i64 {
                 return Err(IndexError::EmbedderMismatch {
@@ -90,7 +97,12 @@ impl ServerIndex {
             let metadata: HashMap<String, serde_json::Value> =
                 [("model_id".to_owned(), model_id.into()), ("dim".to_owned(), dim.into())].into();
             client
-                .create_collection(CreateCollectionBuilder::new(&name).vectors_config(vectors).sparse_vectors_config(sparse).metadata(metadata))
+                .create_collection(
+                    CreateCollectionBuilder::new(&name)
+                        .vectors_config(vectors)
+                        .sparse_vectors_config(sparse)
+                        .metadata(metadata),
+                )
                 .await
                 .map_err(err)?;
             let tenant = CreateFieldIndexCollectionBuilder::new(&name, keys::TENANT, FieldType::Keyword)
@@ -103,7 +115,10 @@ impl ServerIndex {
                 (keys::PAGE_START, FieldType::Integer),
                 (keys::PAGE_END, FieldType::Integer),
             ] {
-                client.create_field_index(CreateFieldIndexCollectionBuilder::new(&name, field, kind).wait(true)).await.map_err(err)?;
+                client
+                    .create_field_index(CreateFieldIndexCollectionBuilder::new(&name, field, kind).wait(true))
+                    .await
+                    .map_err(err)?;
             }
         }
         let info = IndexInfo { backend: "qdrant-server", model_id: model_id.to_owned(), dim };
@@ -120,11 +135,21 @@ impl ServerIndex {
         IndexError::Server { url: self.config.url.clone(), source: Box::new(e) }
     }
 
-    async fn query(&self, query: Query, using: &str, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError> {
+    async fn query(
+        &self,
+        query: Query,
+        using: &str,
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<ScoredId>, IndexError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut q = QueryPointsBuilder::new(&self.config.collection).query(query).using(using).limit(limit as u64).with_payload(false);
+        let mut q = QueryPointsBuilder::new(&self.config.collection)
+            .query(query)
+            .using(using)
+            .limit(limit as u64)
+            .with_payload(false);
         if let Some(f) = filter {
             q = q.filter(to_qdrant(f));
         }
@@ -142,8 +167,12 @@ fn point_id(id: Option<PointId>) -> Result<ChunkId, IndexError> {
 
 fn to_qdrant(f: &Filter) -> QFilter {
     let must: Vec<Condition> = f.must.iter().map(condition).collect();
-    let must_not: Vec<Condition> =
-        f.must_not.iter().filter(|c| !matches!(c, Cond::AnyOf { values, .. } if values.is_empty())).map(condition).collect();
+    let must_not: Vec<Condition> = f
+        .must_not
+        .iter()
+        .filter(|c| !matches!(c, Cond::AnyOf { values, .. } if values.is_empty()))
+        .map(condition)
+        .collect();
     QFilter { must, must_not, ..Default::default() }
 }
 
@@ -216,7 +245,12 @@ impl Index for ServerIndex {
         Ok(resp.result.map_or(0, |r| r.count))
     }
 
-    async fn dense(&self, vector: Vec<f32>, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError> {
+    async fn dense(
+        &self,
+        vector: Vec<f32>,
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<ScoredId>, IndexError> {
         if vector.len() != self.info.dim {
             return Err(IndexError::WrongDimension { expected: self.info.dim, got: vector.len() });
         }

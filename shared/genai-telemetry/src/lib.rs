@@ -29,8 +29,10 @@ impl LogFormat {
 /// Installs the global subscriber. Safe to call more than once: later calls are ignored, so tests
 /// and binaries can both call it.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| // qdrant-edge logs internals (WAL opened, feature flags) at info/warn; its failures reach us as errors.
-        EnvFilter::new("info,qdrant_edge=error"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(
+        |_| // qdrant-edge logs internals (WAL opened, feature flags) at info/warn; its failures reach us as errors.
+        EnvFilter::new("info,qdrant_edge=error"),
+    );
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Pretty => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),

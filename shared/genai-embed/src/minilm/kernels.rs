@@ -38,7 +38,15 @@ impl<'a> View<'a> {
 /// `out = accumulate·out + scale·(a × b)` for a dense row-major `out` with `out_stride` between rows.
 ///
 /// Panics if a view does not fit its slice or the shapes disagree: both are programming errors.
-pub(crate) fn matmul(out: &mut [f32], out_stride: usize, a: View<'_>, b: View<'_>, scale: f32, accumulate: bool, par: Parallelism) {
+pub(crate) fn matmul(
+    out: &mut [f32],
+    out_stride: usize,
+    a: View<'_>,
+    b: View<'_>,
+    scale: f32,
+    accumulate: bool,
+    par: Parallelism,
+) {
     assert_eq!(a.cols, b.rows, "inner dimensions");
     assert!(a.fits() && b.fits(), "operand views exceed their slices");
     let (m, n, k) = (a.rows, b.cols, a.cols);
@@ -82,8 +90,7 @@ pub(crate) fn exp(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
     let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
-    let p = 1.0
-        + r * (1.0 + r * (0.5 + r * (0.166_666_67 + r * (0.041_666_5 + r * (0.008_333_5 + r * 0.001_388_9)))));
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (0.166_666_67 + r * (0.041_666_5 + r * (0.008_333_5 + r * 0.001_388_9)))));
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
@@ -229,7 +236,9 @@ pub(crate) fn measure_gflops(threads: usize, rows: usize, repeats: usize) -> f64
     let mut best = f64::MAX;
     for _ in 0..repeats.max(1) {
         let start = std::time::Instant::now();
-        pool.install(|| matmul(&mut out, 1536, View::dense(&a, rows, 384), View::transposed(&w, 1536, 384), 1.0, false, par));
+        pool.install(|| {
+            matmul(&mut out, 1536, View::dense(&a, rows, 384), View::transposed(&w, 1536, 384), 1.0, false, par)
+        });
         best = best.min(start.elapsed().as_secs_f64());
     }
     2.0 * rows as f64 * 384.0 * 1536.0 / best / 1e9

@@ -113,7 +113,8 @@ impl MiniLmEmbedder {
         while start < order.len() {
             let mut end = start;
             let mut tokens = 0;
-            while end < order.len() && (end == start || tokens + ids[order[end]].len() <= inner.config.max_batch_tokens) {
+            while end < order.len() && (end == start || tokens + ids[order[end]].len() <= inner.config.max_batch_tokens)
+            {
                 tokens += ids[order[end]].len();
                 end += 1;
             }
@@ -186,7 +187,8 @@ fn verify_checksum(path: &Path) -> Result<(), EmbedError> {
     use sha2::{Digest, Sha256};
     let io = |source| EmbedError::ModelLoad { path: path.to_owned(), source: Box::new(source) };
     let meta = std::fs::metadata(path).map_err(io)?;
-    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+    let mtime =
+        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
     let stamp_value = format!("{MINILM_SAFETENSORS_SHA256} {} {mtime}", meta.len());
     let stamp = path.with_extension("safetensors.verified");
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == stamp_value) {

@@ -116,16 +116,48 @@ impl Encoder {
         let mut down = vec![0f32; n * HIDDEN];
         for layer in &self.layers {
             fill_rows(&mut qkv, &layer.qkv_b);
-            matmul(&mut qkv, 3 * HIDDEN, View::dense(&x, n, HIDDEN), View::transposed(&layer.qkv_w, 3 * HIDDEN, HIDDEN), 1.0, true, par);
+            matmul(
+                &mut qkv,
+                3 * HIDDEN,
+                View::dense(&x, n, HIDDEN),
+                View::transposed(&layer.qkv_w, 3 * HIDDEN, HIDDEN),
+                1.0,
+                true,
+                par,
+            );
             self.attention(&qkv, &lens, &offsets, &mut ctx);
             fill_rows(&mut attn_out, &layer.out_b);
-            matmul(&mut attn_out, HIDDEN, View::dense(&ctx, n, HIDDEN), View::transposed(&layer.out_w, HIDDEN, HIDDEN), 1.0, true, par);
+            matmul(
+                &mut attn_out,
+                HIDDEN,
+                View::dense(&ctx, n, HIDDEN),
+                View::transposed(&layer.out_w, HIDDEN, HIDDEN),
+                1.0,
+                true,
+                par,
+            );
             add_layer_norm(&mut attn_out, Some(&x), &layer.ln1_g, &layer.ln1_b, EPS);
             fill_rows(&mut up, &layer.up_b);
-            matmul(&mut up, FFN, View::dense(&attn_out, n, HIDDEN), View::transposed(&layer.up_w, FFN, HIDDEN), 1.0, true, par);
+            matmul(
+                &mut up,
+                FFN,
+                View::dense(&attn_out, n, HIDDEN),
+                View::transposed(&layer.up_w, FFN, HIDDEN),
+                1.0,
+                true,
+                par,
+            );
             up.par_chunks_mut(FFN * 16).for_each(gelu_in_place);
             fill_rows(&mut down, &layer.down_b);
-            matmul(&mut down, HIDDEN, View::dense(&up, n, FFN), View::transposed(&layer.down_w, HIDDEN, FFN), 1.0, true, par);
+            matmul(
+                &mut down,
+                HIDDEN,
+                View::dense(&up, n, FFN),
+                View::transposed(&layer.down_w, HIDDEN, FFN),
+                1.0,
+                true,
+                par,
+            );
             add_layer_norm(&mut down, Some(&attn_out), &layer.ln2_g, &layer.ln2_b, EPS);
             std::mem::swap(&mut x, &mut down);
         }
@@ -145,6 +177,7 @@ impl Encoder {
             .collect()
     }
 
+    // ANCHOR: attention
     /// Self-attention per (sequence, head), in parallel; writes the context vectors into `ctx`.
     fn attention(&self, qkv: &[f32], lens: &[usize], offsets: &[usize], ctx: &mut [f32]) {
         let scale = 1.0 / (HEAD_DIM as f32).sqrt();
@@ -155,7 +188,13 @@ impl Encoder {
                 let (len, row0) = (lens[s], offsets[s]);
                 let stride = 3 * HIDDEN;
                 let base = &qkv[row0 * stride..(row0 + len) * stride];
-                let view = |col0: usize| View { data: &base[col0..], rows: len, cols: HEAD_DIM, row_stride: stride, col_stride: 1 };
+                let view = |col0: usize| View {
+                    data: &base[col0..],
+                    rows: len,
+                    cols: HEAD_DIM,
+                    row_stride: stride,
+                    col_stride: 1,
+                };
                 let (q, k, v) = (view(h * HEAD_DIM), view(HIDDEN + h * HEAD_DIM), view(2 * HIDDEN + h * HEAD_DIM));
                 let kt = View { data: k.data, rows: HEAD_DIM, cols: len, row_stride: 1, col_stride: stride };
                 let mut scores = vec![0f32; len * len];
@@ -173,4 +212,5 @@ impl Encoder {
             }
         }
     }
+    // ANCHOR_END: attention
 }

@@ -49,7 +49,8 @@ async fn cosine_similarities_match_published_reference_values() {
         ]))
         .await
         .unwrap();
-    let expected = [((0, 1), 0.6660), ((0, 2), 0.1046), ((1, 2), 0.1411), ((3, 4), 0.6946), ((3, 5), 0.9429), ((3, 6), 0.2569)];
+    let expected =
+        [((0, 1), 0.6660), ((0, 2), 0.1046), ((1, 2), 0.1411), ((3, 4), 0.6946), ((3, 5), 0.9429), ((3, 6), 0.2569)];
     for ((a, b), want) in expected {
         let got = cos(&v[a], &v[b]);
         assert!((got - want).abs() < 6e-5, "cos({a},{b}) = {got:.5}, published {want}");

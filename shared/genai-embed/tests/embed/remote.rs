@@ -43,11 +43,10 @@ async fn retries_429_and_5xx_honouring_retry_after() {
     let mock = MockOpenAi::start(4).await;
     mock.enqueue(
         "/v1/embeddings",
-        [Reply::Status { code: 429, retry_after: Some(0), body: "slow down".into() }, Reply::Status {
-            code: 503,
-            retry_after: None,
-            body: "busy".into(),
-        }],
+        [
+            Reply::Status { code: 429, retry_after: Some(0), body: "slow down".into() },
+            Reply::Status { code: 503, retry_after: None, body: "busy".into() },
+        ],
     );
     let e = RemoteEmbedder::with_backoff(config(&mock), fast_backoff()).unwrap();
     e.embed(&["x".to_string()]).await.unwrap();

@@ -79,7 +79,8 @@ fn defaults_are_500_and_50_and_overlap_is_validated() {
 
 #[test]
 fn overlapping_chunks_really_overlap() {
-    let sentences: Vec<String> = (0..200).map(|i| format!("Sentence number {i} talks about pumps and valves.")).collect();
+    let sentences: Vec<String> =
+        (0..200).map(|i| format!("Sentence number {i} talks about pumps and valves.")).collect();
     let doc = document(vec![sentences.join(" ")]);
     let chunks = Chunker::new(ChunkConfig { max_tokens: 100, overlap: 30 }).unwrap().chunk(&doc);
     assert!(chunks.len() > 5);

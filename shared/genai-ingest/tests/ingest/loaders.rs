@@ -16,8 +16,16 @@ fn every_producer_yields_the_text_page_by_page() {
         let doc = load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(doc.kind, SourceKind::Pdf);
         assert_eq!(doc.pages.len(), 2, "{name}");
-        assert!(doc.pages[0].text.contains("The coolant pump must be inspected every six months."), "{name}: {:?}", doc.pages[0].text);
-        assert!(doc.pages[1].text.contains("reported to the shift supervisor within one day"), "{name}: {:?}", doc.pages[1].text);
+        assert!(
+            doc.pages[0].text.contains("The coolant pump must be inspected every six months."),
+            "{name}: {:?}",
+            doc.pages[0].text
+        );
+        assert!(
+            doc.pages[1].text.contains("reported to the shift supervisor within one day"),
+            "{name}: {:?}",
+            doc.pages[1].text
+        );
         assert_eq!(doc.pages[1].number, 2);
     }
     assert_eq!(load("fpdf2.pdf").unwrap().title.as_deref(), Some("Maintenance handbook"));
@@ -66,7 +74,9 @@ fn a_bad_file_does_not_take_the_batch_down() {
     std::fs::write(dir.path().join("fake.pdf"), b"PK\x03\x04 a zip in disguise").unwrap();
     std::fs::write(dir.path().join("page.txt"), "<!doctype html><html><body><p>Hello page</p></body></html>").unwrap();
     std::fs::write(dir.path().join(".hidden.md"), "# skipped").unwrap();
-    let mut paths = genai_ingest::collect_files(&[dir.path().to_owned(), fixture("truncated.pdf"), fixture("reportlab.pdf")]).unwrap();
+    let mut paths =
+        genai_ingest::collect_files(&[dir.path().to_owned(), fixture("truncated.pdf"), fixture("reportlab.pdf")])
+            .unwrap();
     paths.sort();
     let results = load_many(&paths, &LoadLimits::default());
     let summary: Vec<(String, String)> = results

@@ -5,6 +5,10 @@
 //! - its WAL is written but never replayed, so a write is durable only after `flush()`;
 //! - `flush()` panics if another thread is inside `update()`/`optimize()`, so every mutation and
 //!   flush goes through the caller's single writer lock (`EmbeddedIndex::writer`).
+//!
+//! Production note: 0.7.2 never truncates its WAL, so disk use grows with every write (not with
+//! the data kept). Ingestion is idempotent, which keeps re-runs free; a long-lived index with
+//! heavy churn needs a periodic rebuild into a fresh shard, or qdrant-edge 0.9 (acks its WAL).
 
 use crate::record::keys;
 use crate::{Filter, IndexError, ScoredId};
@@ -12,7 +16,7 @@ use genai_core::ChunkId;
 use qdrant_edge::{
     CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FieldIndexOperations, JsonPath,
     NamedQuery, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, ScoringQuery,
-    ScrollRequest, UpdateOperation, Vectors, VectorInternal, WithPayloadInterface, WithVector,
+    ScrollRequest, UpdateOperation, VectorInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -60,9 +64,13 @@ impl Dense {
             let batch: Vec<_> = points
                 .by_ref()
                 .take(UPSERT_BATCH)
-                .map(|(id, vector, payload)| PointStruct::new(PointId::NumId(id.get()), Vectors::new_named([(VECTOR, vector)]), payload).into())
+                .map(|(id, vector, payload)| {
+                    PointStruct::new(PointId::NumId(id.get()), Vectors::new_named([(VECTOR, vector)]), payload).into()
+                })
                 .collect();
-            let op = UpdateOperation::PointOperation(PointOperations::UpsertPoints(PointInsertOperations::PointsList(batch)));
+            let op = UpdateOperation::PointOperation(PointOperations::UpsertPoints(PointInsertOperations::PointsList(
+                batch,
+            )));
             self.shard.update(op).map_err(IndexError::qdrant)?;
         }
         Ok(())
@@ -106,7 +114,8 @@ impl Dense {
     /// Payloads of these ids, keyed by id; missing ids are absent.
     pub fn payloads(&self, ids: &[ChunkId]) -> Result<Vec<(ChunkId, Map<String, Value>)>, IndexError> {
         let ids: Vec<PointId> = ids.iter().map(|id| PointId::NumId(id.get())).collect();
-        let records = self.shard.retrieve(&ids, Some(WithPayloadInterface::Bool(true)), None).map_err(IndexError::qdrant)?;
+        let records =
+            self.shard.retrieve(&ids, Some(WithPayloadInterface::Bool(true)), None).map_err(IndexError::qdrant)?;
         records
             .into_iter()
             .map(|r| Ok((chunk_id(r.id)?, r.payload.map(|p| p.0.into_iter().collect()).unwrap_or_default())))

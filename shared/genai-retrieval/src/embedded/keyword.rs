@@ -66,14 +66,14 @@ fn schema() -> (Schema, Fields) {
 
 /// Opens the index in `dir`, creating it if the folder has none.
 pub(crate) fn open_or_create(dir: &Path, threads: usize) -> Result<(Keyword, KeywordWriter), IndexError> {
-        let (schema, f) = schema();
-        let exists = dir.join("meta.json").exists();
-        std::fs::create_dir_all(dir).map_err(|source| IndexError::Io { path: dir.to_owned(), source })?;
-        let index = if exists { Index::open_in_dir(dir)? } else { Index::create_in_dir(dir, schema)? };
-        index.tokenizers().register(ANALYZER, analyzer());
-        let writer = index.writer_with_num_threads(threads.max(1), WRITER_BUDGET * threads.max(1))?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok((Keyword { reader, f }, KeywordWriter { writer, f }))
+    let (schema, f) = schema();
+    let exists = dir.join("meta.json").exists();
+    std::fs::create_dir_all(dir).map_err(|source| IndexError::Io { path: dir.to_owned(), source })?;
+    let index = if exists { Index::open_in_dir(dir)? } else { Index::create_in_dir(dir, schema)? };
+    index.tokenizers().register(ANALYZER, analyzer());
+    let writer = index.writer_with_num_threads(threads.max(1), WRITER_BUDGET * threads.max(1))?;
+    let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+    Ok((Keyword { reader, f }, KeywordWriter { writer, f }))
 }
 
 impl KeywordWriter {
@@ -107,7 +107,12 @@ impl KeywordWriter {
     pub fn upsert_hits(&self, hits: &[crate::Hit]) -> Result<(), IndexError> {
         let records: Vec<Record> = hits
             .iter()
-            .map(|h| Record { chunk: h.chunk.clone(), vector: Vec::new(), tenant: h.tenant.clone(), attrs: h.attrs.clone() })
+            .map(|h| Record {
+                chunk: h.chunk.clone(),
+                vector: Vec::new(),
+                tenant: h.tenant.clone(),
+                attrs: h.attrs.clone(),
+            })
             .collect();
         self.upsert(&records)
     }
@@ -152,7 +157,8 @@ impl Keyword {
         let should: Vec<(Occur, Box<dyn Query>)> = unique
             .iter()
             .map(|t| {
-                let q: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_text(self.f.body, t), IndexRecordOption::WithFreqs));
+                let q: Box<dyn Query> =
+                    Box::new(TermQuery::new(Term::from_field_text(self.f.body, t), IndexRecordOption::WithFreqs));
                 (Occur::Should, q)
             })
             .collect();
@@ -170,7 +176,9 @@ impl Keyword {
         top.into_iter()
             .map(|(score, addr)| {
                 let ids = searcher.segment_reader(addr.segment_ord).fast_fields().u64("id")?;
-                let id = ids.first(addr.doc_id).ok_or(IndexError::CorruptPayload { id: 0, reason: "keyword hit without id".into() })?;
+                let id = ids
+                    .first(addr.doc_id)
+                    .ok_or(IndexError::CorruptPayload { id: 0, reason: "keyword hit without id".into() })?;
                 Ok(ScoredId { id: ChunkId::from_raw(id), score })
             })
             .collect()
@@ -193,48 +201,48 @@ impl Keyword {
 }
 
 fn filter_query(f: &Fields, filter: &Filter) -> Box<dyn Query> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for c in &filter.must {
-            clauses.push((Occur::Must, condition(f, c)));
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for c in &filter.must {
+        clauses.push((Occur::Must, condition(f, c)));
+    }
+    for c in &filter.must_not {
+        if matches!(c, Condition::AnyOf { values, .. } if values.is_empty()) {
+            continue; // excludes nothing
         }
-        for c in &filter.must_not {
-            if matches!(c, Condition::AnyOf { values, .. } if values.is_empty()) {
-                continue; // excludes nothing
-            }
-            clauses.push((Occur::MustNot, condition(f, c)));
-        }
-        if filter.must.is_empty() {
-            clauses.push((Occur::Must, Box::new(AllQuery)));
-        }
-        Box::new(BooleanQuery::new(clauses))
+        clauses.push((Occur::MustNot, condition(f, c)));
+    }
+    if filter.must.is_empty() {
+        clauses.push((Occur::Must, Box::new(AllQuery)));
+    }
+    Box::new(BooleanQuery::new(clauses))
 }
 
 fn condition(f: &Fields, c: &Condition) -> Box<dyn Query> {
-        let term = |field: &FilterField, value: &str| -> Box<dyn Query> {
-            let t = match field {
-                FilterField::DocId => Term::from_field_text(f.doc_id, value),
-                FilterField::Source => Term::from_field_text(f.source, value),
-                FilterField::Tenant => Term::from_field_text(f.tenant, value),
-                FilterField::Attr(name) => Term::from_field_text(f.attrs, &format!("{name}{ATTR_SEPARATOR}{value}")),
-            };
-            Box::new(TermQuery::new(t, IndexRecordOption::Basic))
+    let term = |field: &FilterField, value: &str| -> Box<dyn Query> {
+        let t = match field {
+            FilterField::DocId => Term::from_field_text(f.doc_id, value),
+            FilterField::Source => Term::from_field_text(f.source, value),
+            FilterField::Tenant => Term::from_field_text(f.tenant, value),
+            FilterField::Attr(name) => Term::from_field_text(f.attrs, &format!("{name}{ATTR_SEPARATOR}{value}")),
         };
-        match c {
-            Condition::Match { field, value } => term(field, value),
-            Condition::AnyOf { field, values } => {
-                Box::new(BooleanQuery::new(values.iter().map(|v| (Occur::Should, term(field, v))).collect()))
-            }
-            Condition::Pages { from, to } => {
-                let mut parts: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(AllQuery))];
-                if let Some(from) = from {
-                    let lower = Bound::Included(Term::from_field_u64(f.page_end, *from as u64));
-                    parts.push((Occur::Must, Box::new(RangeQuery::new(lower, Bound::Unbounded))));
-                }
-                if let Some(t) = to {
-                    let upper = Bound::Included(Term::from_field_u64(f.page_start, *t as u64));
-                    parts.push((Occur::Must, Box::new(RangeQuery::new(Bound::Unbounded, upper))));
-                }
-                Box::new(BooleanQuery::new(parts))
-            }
+        Box::new(TermQuery::new(t, IndexRecordOption::Basic))
+    };
+    match c {
+        Condition::Match { field, value } => term(field, value),
+        Condition::AnyOf { field, values } => {
+            Box::new(BooleanQuery::new(values.iter().map(|v| (Occur::Should, term(field, v))).collect()))
         }
+        Condition::Pages { from, to } => {
+            let mut parts: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(AllQuery))];
+            if let Some(from) = from {
+                let lower = Bound::Included(Term::from_field_u64(f.page_end, *from as u64));
+                parts.push((Occur::Must, Box::new(RangeQuery::new(lower, Bound::Unbounded))));
+            }
+            if let Some(t) = to {
+                let upper = Bound::Included(Term::from_field_u64(f.page_start, *t as u64));
+                parts.push((Occur::Must, Box::new(RangeQuery::new(Bound::Unbounded, upper))));
+            }
+            Box::new(BooleanQuery::new(parts))
+        }
+    }
 }

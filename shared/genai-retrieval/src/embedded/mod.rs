@@ -144,6 +144,7 @@ impl Inner {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    // ANCHOR: write_path
     /// Runs a mutation under the writer lock with the PENDING marker around it. On failure the
     /// two stores are reconciled before the error is returned.
     fn write(&self, f: impl FnOnce(&Dense, &mut KeywordWriter) -> Result<(), IndexError>) -> Result<(), IndexError> {
@@ -168,6 +169,7 @@ impl Inner {
             }
         }
     }
+    // ANCHOR_END: write_path
 
     /// Makes the keyword index hold exactly the shard's ids, then clears PENDING.
     fn reconcile(&self, w: &mut KeywordWriter) -> Result<(), IndexError> {
@@ -209,7 +211,11 @@ impl Index for EmbeddedIndex {
         self.blocking(move |inner| {
             inner.write(|dense, kw| {
                 kw.upsert(&records)?;
-                let points = records.into_iter().map(|r| (r.chunk.id, record::to_payload(&r), r.vector)).map(|(id, p, v)| (id, v, p)).collect();
+                let points = records
+                    .into_iter()
+                    .map(|r| (r.chunk.id, record::to_payload(&r), r.vector))
+                    .map(|(id, p, v)| (id, v, p))
+                    .collect();
                 dense.upsert(points)
             })
         })
@@ -242,7 +248,12 @@ impl Index for EmbeddedIndex {
         self.blocking(move |inner| inner.dense.count(filter.as_ref())).await
     }
 
-    async fn dense(&self, vector: Vec<f32>, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError> {
+    async fn dense(
+        &self,
+        vector: Vec<f32>,
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<ScoredId>, IndexError> {
         if vector.len() != self.inner.info.dim {
             return Err(IndexError::WrongDimension { expected: self.inner.info.dim, got: vector.len() });
         }

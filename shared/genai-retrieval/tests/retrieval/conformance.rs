@@ -49,11 +49,13 @@ pub async fn suite(index: Arc<dyn Index>) {
         ],
         must_not: vec![Condition::Match { field: Field::Attr("group".into()), value: "hr".into() }],
     };
-    let expected: HashSet<u64> = records.iter().filter(|r| acme_eng_p3.matches(&hit_of(r))).map(|r| r.chunk.id.get()).collect();
+    let expected: HashSet<u64> =
+        records.iter().filter(|r| acme_eng_p3.matches(&hit_of(r))).map(|r| r.chunk.id.get()).collect();
     assert!(!expected.is_empty() && expected.len() < records.len());
     assert_eq!(dense_ids(&*index, &acme_eng_p3).await, expected);
     assert_eq!(index.count(Some(&acme_eng_p3)).await.unwrap(), expected.len() as u64);
-    let kw: HashSet<u64> = index.keyword("notes", 1000, Some(&acme_eng_p3)).await.unwrap().iter().map(|h| h.id.get()).collect();
+    let kw: HashSet<u64> =
+        index.keyword("notes", 1000, Some(&acme_eng_p3)).await.unwrap().iter().map(|h| h.id.get()).collect();
     assert_eq!(kw, expected);
 
     // An empty any_of matches nothing; in must_not it excludes nothing.
@@ -129,9 +131,13 @@ async fn filters_never_widen(index: &dyn Index, records: &[genai_retrieval::Reco
     for f in cases {
         let expected: HashSet<u64> = present.iter().filter(|h| f.matches(h)).map(|h| h.chunk.id.get()).collect();
         assert_eq!(dense_ids(index, &f).await, expected, "dense with {f:?}");
-        let with_term: HashSet<u64> =
-            present.iter().filter(|h| f.matches(h) && h.chunk.text.contains("notes")).map(|h| h.chunk.id.get()).collect();
-        let kw: HashSet<u64> = index.keyword("notes", 1000, Some(&f)).await.unwrap().iter().map(|h| h.id.get()).collect();
+        let with_term: HashSet<u64> = present
+            .iter()
+            .filter(|h| f.matches(h) && h.chunk.text.contains("notes"))
+            .map(|h| h.chunk.id.get())
+            .collect();
+        let kw: HashSet<u64> =
+            index.keyword("notes", 1000, Some(&f)).await.unwrap().iter().map(|h| h.id.get()).collect();
         assert_eq!(kw, with_term, "keyword with {f:?}");
         assert_eq!(index.count(Some(&f)).await.unwrap(), expected.len() as u64, "count with {f:?}");
     }

@@ -38,7 +38,8 @@ async fn close_and_reopen_gives_the_same_results() {
 async fn reopening_with_another_embedder_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path()));
-    let err = EmbeddedIndex::open(dir.path(), "all-MiniLM-L6-v2@53aa5117:256", 384, EmbeddedConfig::default()).unwrap_err();
+    let err =
+        EmbeddedIndex::open(dir.path(), "all-MiniLM-L6-v2@53aa5117:256", 384, EmbeddedConfig::default()).unwrap_err();
     assert!(matches!(err, IndexError::EmbedderMismatch { .. }));
     assert!(err.to_string().contains("was built with embedder hashing-v1-384"), "{err}");
 }
@@ -58,8 +59,10 @@ async fn reingesting_five_times_grows_disk_use_less_than_20_percent() {
         // What an ingest job does: skip documents the index already holds.
         let mut fresh = Vec::new();
         for r in &records {
-            let f = genai_retrieval::Filter::default()
-                .and(genai_retrieval::Condition::Match { field: genai_retrieval::Field::DocId, value: r.chunk.doc_id.to_string() });
+            let f = genai_retrieval::Filter::default().and(genai_retrieval::Condition::Match {
+                field: genai_retrieval::Field::DocId,
+                value: r.chunk.doc_id.to_string(),
+            });
             if index.count(Some(&f)).await.unwrap() == 0 {
                 fresh.push(r.chunk.clone());
             }

@@ -12,7 +12,11 @@ async fn server_backend_passes_the_conformance_suite() {
         return;
     };
     let e = embedder();
-    let config = ServerConfig { url: url.clone(), collection: format!("conformance_{}", std::process::id()), ..ServerConfig::default() };
+    let config = ServerConfig {
+        url: url.clone(),
+        collection: format!("conformance_{}", std::process::id()),
+        ..ServerConfig::default()
+    };
     let index = ServerIndex::open(config, e.model_id(), e.dim())
         .await
         .unwrap_or_else(|err| panic!("QDRANT_URL={url} is set but the server is unusable: {err}"));
