@@ -172,6 +172,24 @@ pub(crate) fn fill_rows(out: &mut [f32], bias: &[f32]) {
     }
 }
 
+/// GFLOP/s of `[rows × 384] · [384 × 1536]`, the encoder's largest GEMM, best of `repeats`.
+pub(crate) fn measure_gflops(threads: usize, rows: usize, repeats: usize) -> f64 {
+    let a: Vec<f32> = (0..rows * 384).map(|i| (i % 17) as f32 * 0.01).collect();
+    let w: Vec<f32> = (0..1536 * 384).map(|i| (i % 13) as f32 * 0.01).collect();
+    let mut out = vec![0f32; rows * 1536];
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().expect("rayon pool");
+    let par = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    let mut best = f64::MAX;
+    for _ in 0..repeats.max(1) {
+        let start = std::time::Instant::now();
+        pool.install(|| {
+            matmul(&mut out, 1536, View::dense(&a, rows, 384), View::transposed(&w, 1536, 384), 1.0, false, par)
+        });
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    2.0 * rows as f64 * 384.0 * 1536.0 / best / 1e9
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,22 +242,4 @@ mod tests {
         assert!(sum(&x).abs() < 1e-5);
         assert!((x.iter().map(|v| v * v).sum::<f32>() / 8.0 - 1.0).abs() < 1e-4);
     }
-}
-
-/// GFLOP/s of `[rows × 384] · [384 × 1536]`, the encoder's largest GEMM, best of `repeats`.
-pub(crate) fn measure_gflops(threads: usize, rows: usize, repeats: usize) -> f64 {
-    let a: Vec<f32> = (0..rows * 384).map(|i| (i % 17) as f32 * 0.01).collect();
-    let w: Vec<f32> = (0..1536 * 384).map(|i| (i % 13) as f32 * 0.01).collect();
-    let mut out = vec![0f32; rows * 1536];
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().expect("rayon pool");
-    let par = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
-    let mut best = f64::MAX;
-    for _ in 0..repeats.max(1) {
-        let start = std::time::Instant::now();
-        pool.install(|| {
-            matmul(&mut out, 1536, View::dense(&a, rows, 384), View::transposed(&w, 1536, 384), 1.0, false, par)
-        });
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    2.0 * rows as f64 * 384.0 * 1536.0 / best / 1e9
 }

@@ -64,7 +64,7 @@ async fn cosine_similarities_match_published_reference_values() {
 async fn truncates_at_256_tokens_and_restores_batch_order() {
     let Some(m) = model() else { return };
     let long = "pumps ".repeat(600);
-    let ids = m.tokenize(&[long.clone()]).unwrap();
+    let ids = m.tokenize(std::slice::from_ref(&long)).unwrap();
     assert_eq!(ids[0].len(), 256, "truncation overridden from tokenizer.json's 128 to 256");
     let texts = strings(&["short one", &long, "a medium length sentence about valves and pumps", ""]);
     let together = m.embed(&texts).await.unwrap();

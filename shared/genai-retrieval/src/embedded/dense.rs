@@ -21,6 +21,9 @@ use qdrant_edge::{
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
+/// A stored payload as JSON.
+pub(crate) type Payload = Map<String, Value>;
+
 const VECTOR: &str = "dense";
 /// Points per `update()` call: one WAL record each, kept well under the 32 MiB WAL segment.
 const UPSERT_BATCH: usize = 1_000;
@@ -112,7 +115,7 @@ impl Dense {
     }
 
     /// Payloads of these ids, keyed by id; missing ids are absent.
-    pub fn payloads(&self, ids: &[ChunkId]) -> Result<Vec<(ChunkId, Map<String, Value>)>, IndexError> {
+    pub fn payloads(&self, ids: &[ChunkId]) -> Result<Vec<(ChunkId, Payload)>, IndexError> {
         let ids: Vec<PointId> = ids.iter().map(|id| PointId::NumId(id.get())).collect();
         let records =
             self.shard.retrieve(&ids, Some(WithPayloadInterface::Bool(true)), None).map_err(IndexError::qdrant)?;
