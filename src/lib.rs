@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(landing))
         .route("/healthz", get(healthz))
         .route("/api/milestones", get(list))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -111,6 +112,10 @@ pub async fn serve(
 
 async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn metrics() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], genai_telemetry::render_metrics())
 }
 
 async fn list(State(state): State<AppState>) -> impl IntoResponse {

@@ -22,6 +22,9 @@ async fn landing_page_health_and_graceful_shutdown() {
     let list: Vec<serde_json::Value> =
         reqwest::get(format!("{base}/api/milestones")).await.unwrap().json().await.unwrap();
     assert_eq!(list.len(), 8);
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
 }

@@ -33,7 +33,9 @@ pub enum LlmError {
     },
     #[error("answer did not match the schema after {attempts} attempt(s): {last_error}")]
     SchemaMismatch { attempts: u32, last_error: String },
-    #[error("{scope} budget of ${limit:.6} would be exceeded (spent ${spent:.6}, this call may cost up to ${needed:.6})")]
+    #[error(
+        "{scope} budget of ${limit:.6} would be exceeded (spent ${spent:.6}, this call may cost up to ${needed:.6})"
+    )]
     BudgetExceeded { scope: &'static str, limit: f64, spent: f64, needed: f64 },
     #[error("circuit for {endpoint} is open after repeated failures; retry in {retry_in:?}")]
     CircuitOpen { endpoint: String, retry_in: Duration },
@@ -54,9 +56,11 @@ impl LlmError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Http { status, .. } => *status == 408 || *status == 429 || *status >= 500,
-            Self::Connect { .. } | Self::AttemptTimeout(_) | Self::StreamCut | Self::Malformed { .. } | Self::EmptyChoices => {
-                true
-            }
+            Self::Connect { .. }
+            | Self::AttemptTimeout(_)
+            | Self::StreamCut
+            | Self::Malformed { .. }
+            | Self::EmptyChoices => true,
             _ => false,
         }
     }

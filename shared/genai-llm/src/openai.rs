@@ -7,7 +7,10 @@
 //! per-server quirks are one table and a malformed answer becomes a typed error, not a panic.
 
 use crate::tokens::count_chat_tokens;
-use crate::{ChatModel, ChatRequest, ChatResponse, FinishReason, LlmError, Message, ResponseFormat, Role, StreamEvent, ToolCall, Usage};
+use crate::{
+    ChatModel, ChatRequest, ChatResponse, FinishReason, LlmError, Message, ResponseFormat, Role, StreamEvent, ToolCall,
+    Usage,
+};
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
@@ -19,6 +22,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Known behaviours of OpenAI-compatible servers that change the request body.
+///
+/// Production note: `Azure` is recognised for its quirks only; its deployment path and
+/// `api-version` query are not built here, so give the full deployment URL as the base URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerKind {
@@ -141,8 +147,10 @@ impl OpenAiModel {
                 Err(OpenAIError::Boxed(Box::new(HttpFailure { status, retry_after, body })))
             }
         });
-        let client = Client::with_config(OpenAIConfig::new().with_api_base(config.base_url.trim_end_matches('/')).with_api_key(key))
-            .with_http_service(service);
+        let client = Client::with_config(
+            OpenAIConfig::new().with_api_base(config.base_url.trim_end_matches('/')).with_api_key(key),
+        )
+        .with_http_service(service);
         let kind = config.kind.unwrap_or_else(|| ServerKind::detect(&config.base_url));
         Ok(Self { client, model: config.model.clone(), endpoint: config.base_url.clone(), quirks: kind.quirks() })
     }
@@ -165,7 +173,8 @@ impl OpenAiModel {
                 .collect();
         }
         if let ResponseFormat::JsonSchema { name, schema, strict } = &req.response_format {
-            body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}});
+            body["response_format"] =
+                json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}});
         }
         if stream {
             body["stream"] = json!(true);
@@ -206,7 +215,9 @@ pub(crate) fn map_error(e: OpenAIError) -> LlmError {
         },
         OpenAIError::Reqwest(r) if r.is_timeout() => LlmError::AttemptTimeout(Duration::ZERO),
         OpenAIError::Reqwest(r) => LlmError::Connect { source: Box::new(r) },
-        OpenAIError::ApiError(a) => LlmError::Http { status: a.status_code.as_u16(), retry_after: None, body: a.api_error.message },
+        OpenAIError::ApiError(a) => {
+            LlmError::Http { status: a.status_code.as_u16(), retry_after: None, body: a.api_error.message }
+        }
         OpenAIError::JSONDeserialize(err, _) => LlmError::Malformed { reason: format!("invalid JSON: {err}") },
         OpenAIError::StreamError(s) => LlmError::Malformed { reason: format!("invalid stream: {s}") },
         OpenAIError::InvalidArgument(reason) => LlmError::InvalidRequest { reason },
@@ -262,7 +273,13 @@ fn tool_calls(v: &Value) -> Result<Vec<ToolCall>, LlmError> {
         .collect()
 }
 
-fn assemble(model: &str, content: Option<String>, calls: Vec<ToolCall>, reason: FinishReason, usage: Usage) -> ChatResponse {
+fn assemble(
+    model: &str,
+    content: Option<String>,
+    calls: Vec<ToolCall>,
+    reason: FinishReason,
+    usage: Usage,
+) -> ChatResponse {
     ChatResponse {
         message: Message { role: Role::Assistant, content, tool_calls: calls, tool_call_id: None },
         finish_reason: reason,
@@ -320,7 +337,15 @@ fn accumulate(
         model: String,
         finished: bool,
     }
-    let init = State { chunks, text: String::new(), calls: Vec::new(), reason: None, usage: Value::Null, model, finished: false };
+    let init = State {
+        chunks,
+        text: String::new(),
+        calls: Vec::new(),
+        reason: None,
+        usage: Value::Null,
+        model,
+        finished: false,
+    };
     futures::stream::unfold((init, req), |(mut s, req)| async move {
         if s.finished {
             return None;

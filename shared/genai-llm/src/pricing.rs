@@ -51,6 +51,15 @@ impl PriceTable {
         serde_json::from_str(text)
     }
 
+    /// Reads a price table file (the JSON shape of [`PriceTable::from_json`]).
+    pub fn from_file(path: &std::path::Path) -> Result<Self, LlmError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LlmError::InvalidRequest {
+            reason: format!("cannot read price table {}: {e}", path.display()),
+        })?;
+        Self::from_json(&text)
+            .map_err(|e| LlmError::InvalidRequest { reason: format!("invalid price table {}: {e}", path.display()) })
+    }
+
     /// The price of `model`: exact name, else the longest known prefix (`gpt-4o-mini-2024-07-18`
     /// → `gpt-4o-mini`). Unknown models (local servers) cost nothing.
     pub fn price(&self, model: &str) -> Option<Price> {
@@ -64,12 +73,16 @@ impl PriceTable {
     pub fn cost(&self, model: &str, usage: &Usage) -> f64 {
         let Some(p) = self.price(model) else { return 0.0 };
         let fresh = usage.input_tokens.saturating_sub(usage.cached_input_tokens) as f64;
-        (fresh * p.input + usage.cached_input_tokens as f64 * p.cached_input + usage.output_tokens as f64 * p.output) / 1e6
+        (fresh * p.input + usage.cached_input_tokens as f64 * p.cached_input + usage.output_tokens as f64 * p.output)
+            / 1e6
     }
 
     /// The most a call can cost: every input token uncached, every allowed output token used.
     pub fn worst_case(&self, model: &str, input_tokens: u64, max_output: u32) -> f64 {
-        self.cost(model, &Usage { input_tokens, cached_input_tokens: 0, output_tokens: max_output as u64, counted: true })
+        self.cost(
+            model,
+            &Usage { input_tokens, cached_input_tokens: 0, output_tokens: max_output as u64, counted: true },
+        )
     }
 }
 
@@ -111,17 +124,18 @@ impl Ledger {
 #[derive(Debug)]
 pub struct SessionBudget {
     limit_usd: f64,
-    /// Spent so far, in micro-dollars (atomic, so concurrent calls account correctly).
-    spent_micros: AtomicU64,
+    /// Spent so far, in nano-dollars (atomic, so concurrent calls account correctly; fine enough
+    /// that rounding never matters at these prices).
+    spent_nanos: AtomicU64,
 }
 
 impl SessionBudget {
     pub fn new(limit_usd: f64) -> Self {
-        Self { limit_usd, spent_micros: AtomicU64::new(0) }
+        Self { limit_usd, spent_nanos: AtomicU64::new(0) }
     }
 
     pub fn spent(&self) -> f64 {
-        self.spent_micros.load(Ordering::Relaxed) as f64 / 1e6
+        self.spent_nanos.load(Ordering::Relaxed) as f64 / 1e9
     }
 
     pub fn limit(&self) -> f64 {
@@ -129,12 +143,12 @@ impl SessionBudget {
     }
 
     pub(crate) fn add(&self, usd: f64) {
-        self.spent_micros.fetch_add((usd * 1e6).round() as u64, Ordering::Relaxed);
+        self.spent_nanos.fetch_add((usd * 1e9).round() as u64, Ordering::Relaxed);
     }
 
     /// Fails if spending `needed` more would cross the limit.
-    pub(crate) fn check(&self, already_this_call: f64, needed: f64) -> Result<(), LlmError> {
-        let spent = self.spent() + already_this_call;
+    pub(crate) fn check(&self, needed: f64) -> Result<(), LlmError> {
+        let spent = self.spent();
         if spent + needed > self.limit_usd {
             return Err(LlmError::BudgetExceeded { scope: "session", limit: self.limit_usd, spent, needed });
         }
@@ -156,7 +170,7 @@ mod tests {
         assert!((t.cost("gpt-4o-mini", &u) - (0.075 + 0.0375 + 0.06)).abs() < 1e-9);
         let b = SessionBudget::new(0.01);
         b.add(0.009);
-        assert!(b.check(0.0, 0.0005).is_ok());
-        assert!(matches!(b.check(0.0, 0.002), Err(LlmError::BudgetExceeded { scope: "session", .. })));
+        assert!(b.check(0.0005).is_ok());
+        assert!(matches!(b.check(0.002), Err(LlmError::BudgetExceeded { scope: "session", .. })));
     }
 }

@@ -59,10 +59,8 @@ pub struct ToolCall {
 impl ToolCall {
     /// The arguments parsed as JSON; a model may produce invalid JSON, which is an error value.
     pub fn parse_arguments<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::LlmError> {
-        serde_json::from_str(&self.arguments).map_err(|source| crate::LlmError::InvalidToolArguments {
-            tool: self.name.clone(),
-            source,
-        })
+        serde_json::from_str(&self.arguments)
+            .map_err(|source| crate::LlmError::InvalidToolArguments { tool: self.name.clone(), source })
     }
 }
 
@@ -92,7 +90,7 @@ pub struct ChatRequest {
     pub tools: Vec<ToolSpec>,
     #[serde(default)]
     pub response_format: ResponseFormat,
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     /// Upper bound on output tokens; also what budgets assume the answer may cost.
     pub max_tokens: u32,
 }

@@ -41,3 +41,22 @@ pub fn init(format: LogFormat) {
     // An error only means a subscriber is already installed.
     drop(result);
 }
+
+/// The process-wide Prometheus recorder: every `metrics::counter!`/`histogram!` in the workspace
+/// (the LLM layer's requests, errors, retries, latency, tokens and cost) lands here. Installed on
+/// first use; later calls return the same handle.
+pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; metrics then go there instead.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// The metrics in Prometheus' text format, for a `/metrics` route.
+pub fn render_metrics() -> String {
+    prometheus().render()
+}

@@ -1,9 +1,18 @@
 //! Test helpers. Never a dependency of product code.
 //!
+//! [`ScriptedModel`] is a `ChatModel` fake with a script of answers, failures and delays, for
+//! tests of code above the HTTP layer; it records every request.
+//!
 //! [`MockOpenAi`] is a real HTTP server on a random loopback port that speaks the
 //! OpenAI-compatible API. Replies are scripted per route ([`Reply`]): normal answers, HTTP errors
 //! with `Retry-After`, delays past a client's timeout, malformed bodies. Every request is recorded
 //! so a test can assert exactly what was sent and how many attempts were made.
+
+mod chat;
+mod scripted;
+
+pub use chat::ordering_error;
+pub use scripted::{ScriptedModel, Step};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -29,6 +38,9 @@ pub enum Reply {
     Malformed(String),
     /// Wait, then send the inner reply (a client with a shorter timeout gives up first).
     Delay(Duration, Box<Reply>),
+    /// 200 with a server-sent-event stream of these JSON chunks, then `[DONE]` if `done`
+    /// (otherwise the connection just closes, as when a stream is cut).
+    Sse { chunks: Vec<Value>, done: bool },
 }
 
 /// A request the server received.
@@ -114,6 +126,13 @@ async fn handle(State((inner, dim)): State<AppState>, uri: Uri, headers: HeaderM
                 .collect(),
             body: body.clone(),
         });
+        // Like OpenAI, reject an invalid tool-message order whatever was scripted.
+        if path.ends_with("/chat/completions")
+            && let Some(message) = ordering_error(&body)
+        {
+            let error = json!({"error": {"message": message, "type": "invalid_request_error", "param": "messages", "code": null}});
+            return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+        }
         inner.script.get_mut(&path).and_then(VecDeque::pop_front).unwrap_or(Reply::Default)
     };
     respond(reply, &path, &body, dim).await
@@ -135,7 +154,11 @@ async fn respond(mut reply: Reply, path: &str, body: &Value, dim: usize) -> Resp
             }
             resp
         }
+        Reply::Sse { chunks, done } => chat::sse(chunks, done),
         Reply::Default if path.ends_with("/embeddings") => axum::Json(embeddings(body, dim)).into_response(),
+        Reply::Default if path.ends_with("/chat/completions") => {
+            Box::pin(respond(chat::default_reply(body), path, body, dim)).await
+        }
         Reply::Default | Reply::Delay(..) => {
             (StatusCode::NOT_FOUND, axum::Json(json!({"error": {"message": format!("no mock for {path}")}})))
                 .into_response()

@@ -77,8 +77,14 @@ impl CircuitBreaker {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let open = BreakerState::Open { until: Instant::now() + self.config.cooldown };
         *s = match *s {
-            BreakerState::Closed { consecutive_failures } if consecutive_failures + 1 >= self.config.failure_threshold => open,
-            BreakerState::Closed { consecutive_failures } => BreakerState::Closed { consecutive_failures: consecutive_failures + 1 },
+            BreakerState::Closed { consecutive_failures }
+                if consecutive_failures + 1 >= self.config.failure_threshold =>
+            {
+                open
+            }
+            BreakerState::Closed { consecutive_failures } => {
+                BreakerState::Closed { consecutive_failures: consecutive_failures + 1 }
+            }
             BreakerState::HalfOpen { .. } | BreakerState::Open { .. } => open,
         };
     }

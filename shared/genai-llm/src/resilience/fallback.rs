@@ -59,7 +59,11 @@ impl ChatModel for FallbackChain {
         for step in &self.steps {
             match step.chat(req).await {
                 Ok(r) => {
-                    taken.push(FallbackStep { model: step.name().into(), endpoint: step.endpoint().into(), failed_with: None });
+                    taken.push(FallbackStep {
+                        model: step.name().into(),
+                        endpoint: step.endpoint().into(),
+                        failed_with: None,
+                    });
                     self.push(taken);
                     return Ok(r);
                 }
@@ -88,7 +92,11 @@ impl ChatModel for FallbackChain {
         for step in &self.steps {
             match step.stream(req).await {
                 Ok(s) => {
-                    taken.push(FallbackStep { model: step.name().into(), endpoint: step.endpoint().into(), failed_with: None });
+                    taken.push(FallbackStep {
+                        model: step.name().into(),
+                        endpoint: step.endpoint().into(),
+                        failed_with: None,
+                    });
                     self.push(taken);
                     return Ok(s);
                 }

@@ -18,7 +18,9 @@ use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
 use genai_core::backoff::Backoff;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock, so tests with a paused clock exercise deadlines deterministically.
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// Defaults: 30 s per attempt, 90 s overall, 4 attempts (250 ms base, 8 s cap, `Retry-After` up
@@ -56,7 +58,8 @@ pub struct Resilient {
     limiter: Arc<RateLimiter>,
     ledger: Arc<Ledger>,
     prices: Arc<PriceTable>,
-    session: Option<Arc<SessionBudget>>,
+    /// Every budget this model charges (a conversation's and an extraction's, say).
+    sessions: Vec<Arc<SessionBudget>>,
     route: String,
 }
 
@@ -69,14 +72,16 @@ impl Resilient {
             inner,
             config,
             prices,
-            session: None,
+            sessions: Vec::new(),
             route: "chat".into(),
         }
     }
 
-    /// The same model charging a session budget.
+    /// The same model, also charging `session` (budgets nest: every one must allow a call).
     pub fn with_session(&self, session: Arc<SessionBudget>) -> Self {
-        Self { session: Some(session), ..self.clone() }
+        let mut sessions = self.sessions.clone();
+        sessions.push(session);
+        Self { sessions, ..self.clone() }
     }
 
     /// The same model, with calls recorded under `route` in the ledger.
@@ -97,31 +102,34 @@ impl Resilient {
         &self.breaker
     }
 
-    /// Fails with `BudgetExceeded` if the worst case of one more attempt crosses a cap.
-    fn check_budget(&self, input_tokens: u64, req: &ChatRequest, spent_this_call: f64) -> Result<(), LlmError> {
+    /// Fails with `BudgetExceeded` if the worst case of one more attempt crosses a cap. Failed
+    /// attempts are not billed by providers, so what a call has spent before an attempt is 0;
+    /// the check still runs before every retry, against budgets other calls may have drained.
+    fn check_budget(&self, input_tokens: u64, req: &ChatRequest) -> Result<(), LlmError> {
         let needed = self.prices.worst_case(self.inner.name(), input_tokens, req.max_tokens);
-        if let Some(limit) = self.config.request_budget_usd {
-            if spent_this_call + needed > limit {
-                return Err(LlmError::BudgetExceeded { scope: "request", limit, spent: spent_this_call, needed });
-            }
+        if let Some(limit) = self.config.request_budget_usd
+            && needed > limit
+        {
+            return Err(LlmError::BudgetExceeded { scope: "request", limit, spent: 0.0, needed });
         }
-        if let Some(s) = &self.session {
-            s.check(spent_this_call, needed)?;
+        for s in &self.sessions {
+            s.check(needed)?;
         }
         Ok(())
     }
 
+    // ANCHOR: run
     /// Runs `attempt` under the full policy. `attempt` performs one call.
     async fn run<T, F, Fut>(&self, req: &ChatRequest, attempt: F) -> (Result<T, LlmError>, u32)
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, LlmError>>,
+        Fut: Future<Output = Result<T, LlmError>>,
     {
         let start = Instant::now();
         let input_tokens = count_chat_tokens(self.inner.name(), &req.messages);
         let mut attempts = 0u32;
         loop {
-            if let Err(e) = self.check_budget(input_tokens, req, 0.0) {
+            if let Err(e) = self.check_budget(input_tokens, req) {
                 return (Err(e), attempts);
             }
             if let Err(e) = self.limiter.acquire(input_tokens + req.max_tokens as u64).await {
@@ -168,6 +176,7 @@ impl Resilient {
                 .increment(1);
             tracing::warn!(error = %error, attempt = attempts, delay_ms = delay.as_millis() as u64, "model call failed; retrying");
             tokio::time::sleep(delay).await;
+            // ANCHOR_END: run
         }
     }
 
@@ -181,7 +190,7 @@ impl Resilient {
             }
             Err(e) => (Default::default(), 0.0, e.kind()),
         };
-        if let Some(s) = &self.session {
+        for s in &self.sessions {
             s.add(cost);
         }
         self.ledger.record(LedgerEntry {
@@ -308,13 +317,17 @@ impl ChatModel for Resilient {
 fn clone_kind(e: &LlmError) -> LlmError {
     match e {
         LlmError::StreamCut => LlmError::StreamCut,
-        LlmError::Http { status, retry_after, body } => LlmError::Http { status: *status, retry_after: *retry_after, body: body.clone() },
+        LlmError::Http { status, retry_after, body } => {
+            LlmError::Http { status: *status, retry_after: *retry_after, body: body.clone() }
+        }
         LlmError::AttemptTimeout(d) => LlmError::AttemptTimeout(*d),
         LlmError::DeadlineExceeded(d) => LlmError::DeadlineExceeded(*d),
         LlmError::BudgetExceeded { scope, limit, spent, needed } => {
             LlmError::BudgetExceeded { scope, limit: *limit, spent: *spent, needed: *needed }
         }
-        LlmError::CircuitOpen { endpoint, retry_in } => LlmError::CircuitOpen { endpoint: endpoint.clone(), retry_in: *retry_in },
+        LlmError::CircuitOpen { endpoint, retry_in } => {
+            LlmError::CircuitOpen { endpoint: endpoint.clone(), retry_in: *retry_in }
+        }
         LlmError::Truncated { max_tokens } => LlmError::Truncated { max_tokens: *max_tokens },
         LlmError::ContentFiltered => LlmError::ContentFiltered,
         other => LlmError::Malformed { reason: other.to_string() },
