@@ -54,7 +54,10 @@ fn close_objects(v: &mut Value) {
     match v {
         Value::Object(map) => {
             if let Some(Value::Object(props)) = map.get("properties") {
-                let keys: Vec<Value> = props.keys().map(|k| Value::String(k.clone())).collect();
+                // Sorted, so the schema is the same whichever way serde_json orders maps.
+                let mut keys: Vec<String> = props.keys().cloned().collect();
+                keys.sort();
+                let keys: Vec<Value> = keys.into_iter().map(Value::String).collect();
                 map.insert("required".into(), Value::Array(keys));
                 map.insert("additionalProperties".into(), Value::Bool(false));
             }

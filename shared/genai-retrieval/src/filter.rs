@@ -152,6 +152,18 @@ impl Filter {
         Ok(())
     }
 
+    /// Validates an optional filter and says whether a search with it can match anything;
+    /// `Ok(false)` means: return nothing without asking the backend.
+    pub fn admits(filter: Option<&Filter>) -> Result<bool, IndexError> {
+        match filter {
+            None => Ok(true),
+            Some(f) => {
+                f.validate()?;
+                Ok(!f.matches_nothing())
+            }
+        }
+    }
+
     /// True when no chunk can match (a `must` any_of with no values): backends return nothing
     /// without running the query.
     pub fn matches_nothing(&self) -> bool {

@@ -223,8 +223,7 @@ impl Index for ServerIndex {
     }
 
     async fn delete(&self, filter: &Filter) -> Result<(), IndexError> {
-        filter.validate()?;
-        if filter.matches_nothing() {
+        if !Filter::admits(Some(filter))? {
             return Ok(());
         }
         let op = DeletePointsBuilder::new(&self.config.collection).points(to_qdrant(filter)).wait(true);
@@ -233,12 +232,11 @@ impl Index for ServerIndex {
     }
 
     async fn count(&self, filter: Option<&Filter>) -> Result<u64, IndexError> {
+        if !Filter::admits(filter)? {
+            return Ok(0);
+        }
         let mut req = CountPointsBuilder::new(&self.config.collection).exact(true);
         if let Some(f) = filter {
-            f.validate()?;
-            if f.matches_nothing() {
-                return Ok(0);
-            }
             req = req.filter(to_qdrant(f));
         }
         let resp = self.client.count(req).await.map_err(|e| self.err(e))?;
@@ -254,21 +252,15 @@ impl Index for ServerIndex {
         if vector.len() != self.info.dim {
             return Err(IndexError::WrongDimension { expected: self.info.dim, got: vector.len() });
         }
-        if let Some(f) = filter {
-            f.validate()?;
-            if f.matches_nothing() {
-                return Ok(Vec::new());
-            }
+        if !Filter::admits(filter)? {
+            return Ok(Vec::new());
         }
         self.query(Query::new_nearest(VectorInput::new_dense(vector)), DENSE, limit, filter).await
     }
 
     async fn keyword(&self, text: &str, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError> {
-        if let Some(f) = filter {
-            f.validate()?;
-            if f.matches_nothing() {
-                return Ok(Vec::new());
-            }
+        if !Filter::admits(filter)? {
+            return Ok(Vec::new());
         }
         let (idx, val) = bm25_query(text);
         if idx.is_empty() {

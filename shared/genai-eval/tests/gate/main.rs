@@ -31,7 +31,8 @@ async fn bm25_on_scifact_meets_the_gate() {
         ignore_identical_ids: true,
         progress: false,
     };
-    let report = eval.run().await.unwrap_or_else(|e| panic!("SCIFACT_DIR={dir} is set but the evaluation failed: {e:#}"));
+    let report =
+        eval.run().await.unwrap_or_else(|e| panic!("SCIFACT_DIR={dir} is set but the evaluation failed: {e:#}"));
     println!("{}\n{}", genai_eval::retrieval::RetrievalReport::table_header(10), report.table_row());
     assert_eq!(report.queries, 300, "SciFact test has 300 judged queries");
     assert!(report.at_k.ndcg >= GATE, "BM25 nDCG@10 = {:.4} is below the gate {GATE}", report.at_k.ndcg);

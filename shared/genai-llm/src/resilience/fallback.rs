@@ -43,6 +43,42 @@ fn final_for_chain(e: &LlmError) -> bool {
     matches!(e.class(), ErrorClass::Budget) || matches!(e, LlmError::InvalidRequest { .. })
 }
 
+impl FallbackChain {
+    /// Tries `call` on each step in order until one succeeds or an error no other model can fix.
+    async fn run<T, F, Fut>(&self, call: F) -> Result<T, LlmError>
+    where
+        F: Fn(Arc<dyn ChatModel>) -> Fut,
+        Fut: Future<Output = Result<T, LlmError>>,
+    {
+        let mut taken = Vec::new();
+        let mut errors = Vec::new();
+        for step in &self.steps {
+            let result = call(step.clone()).await;
+            taken.push(FallbackStep {
+                model: step.name().into(),
+                endpoint: step.endpoint().into(),
+                failed_with: result.as_ref().err().map(ToString::to_string),
+            });
+            match result {
+                Ok(value) => {
+                    self.push(taken);
+                    return Ok(value);
+                }
+                Err(e) => {
+                    tracing::warn!(model = step.name(), error = %e, "fallback step failed");
+                    let stop = final_for_chain(&e);
+                    errors.push((step.name().to_owned(), e));
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        self.push(taken);
+        Err(LlmError::FallbackExhausted(errors))
+    }
+}
+
 #[async_trait]
 impl ChatModel for FallbackChain {
     fn name(&self) -> &str {
@@ -54,67 +90,10 @@ impl ChatModel for FallbackChain {
     }
 
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let mut taken = Vec::new();
-        let mut errors = Vec::new();
-        for step in &self.steps {
-            match step.chat(req).await {
-                Ok(r) => {
-                    taken.push(FallbackStep {
-                        model: step.name().into(),
-                        endpoint: step.endpoint().into(),
-                        failed_with: None,
-                    });
-                    self.push(taken);
-                    return Ok(r);
-                }
-                Err(e) => {
-                    tracing::warn!(model = step.name(), error = %e, "fallback step failed");
-                    taken.push(FallbackStep {
-                        model: step.name().into(),
-                        endpoint: step.endpoint().into(),
-                        failed_with: Some(e.to_string()),
-                    });
-                    let stop = final_for_chain(&e);
-                    errors.push((step.name().to_owned(), e));
-                    if stop {
-                        break;
-                    }
-                }
-            }
-        }
-        self.push(taken);
-        Err(LlmError::FallbackExhausted(errors))
+        self.run(|step| async move { step.chat(req).await }).await
     }
 
     async fn stream(&self, req: &ChatRequest) -> Result<BoxStream<'static, Result<StreamEvent, LlmError>>, LlmError> {
-        let mut taken = Vec::new();
-        let mut errors = Vec::new();
-        for step in &self.steps {
-            match step.stream(req).await {
-                Ok(s) => {
-                    taken.push(FallbackStep {
-                        model: step.name().into(),
-                        endpoint: step.endpoint().into(),
-                        failed_with: None,
-                    });
-                    self.push(taken);
-                    return Ok(s);
-                }
-                Err(e) => {
-                    taken.push(FallbackStep {
-                        model: step.name().into(),
-                        endpoint: step.endpoint().into(),
-                        failed_with: Some(e.to_string()),
-                    });
-                    let stop = final_for_chain(&e);
-                    errors.push((step.name().to_owned(), e));
-                    if stop {
-                        break;
-                    }
-                }
-            }
-        }
-        self.push(taken);
-        Err(LlmError::FallbackExhausted(errors))
+        self.run(|step| async move { step.stream(req).await }).await
     }
 }

@@ -8,6 +8,12 @@ use genai_llm::{
 use genai_testkit::{MockOpenAi, Reply};
 use serde_json::json;
 
+/// Keys sorted: serde_json keeps insertion order when another crate in the build enables its
+/// `preserve_order` feature, and the snapshot must not depend on who else is compiled.
+fn snapshot(name: &str, body: &serde_json::Value) {
+    insta::with_settings!({ sort_maps => true }, { insta::assert_json_snapshot!(name, body) });
+}
+
 #[tokio::test]
 async fn chat_request_body() {
     let mock = MockOpenAi::start(8).await;
@@ -19,7 +25,7 @@ async fn chat_request_body() {
     let r = &mock.requests_to(CHAT)[0];
     // The key comes from the configured variable, unset here: an empty bearer token.
     assert_eq!(r.headers.get("authorization").map(|h| h.trim()), Some("Bearer"));
-    insta::assert_json_snapshot!("chat", r.body);
+    snapshot("chat", &r.body);
 }
 
 #[tokio::test]
@@ -41,7 +47,7 @@ async fn tool_call_round_trip_body() {
         parameters: json!({"type": "object", "properties": {"pump": {"type": "string"}}, "required": ["pump"], "additionalProperties": false}),
     }];
     m.chat(&req).await.unwrap();
-    insta::assert_json_snapshot!("tool_round_trip", mock.requests_to(CHAT)[0].body);
+    snapshot("tool_round_trip", &mock.requests_to(CHAT)[0].body);
 }
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema, PartialEq)]
@@ -64,7 +70,7 @@ async fn structured_extraction_body() {
     .await
     .unwrap();
     assert_eq!(got.value, Inspection { pump: "P-7".into(), interval_months: 6, notes: None });
-    insta::assert_json_snapshot!("structured", mock.requests_to(CHAT)[0].body);
+    snapshot("structured", &mock.requests_to(CHAT)[0].body);
 }
 
 #[test]

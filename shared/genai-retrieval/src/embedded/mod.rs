@@ -223,8 +223,7 @@ impl Index for EmbeddedIndex {
     }
 
     async fn delete(&self, filter: &Filter) -> Result<(), IndexError> {
-        filter.validate()?;
-        if filter.matches_nothing() {
+        if !Filter::admits(Some(filter))? {
             return Ok(());
         }
         let filter = filter.clone();
@@ -238,11 +237,8 @@ impl Index for EmbeddedIndex {
     }
 
     async fn count(&self, filter: Option<&Filter>) -> Result<u64, IndexError> {
-        if let Some(f) = filter {
-            f.validate()?;
-            if f.matches_nothing() {
-                return Ok(0);
-            }
+        if !Filter::admits(filter)? {
+            return Ok(0);
         }
         let filter = filter.cloned();
         self.blocking(move |inner| inner.dense.count(filter.as_ref())).await
@@ -257,22 +253,16 @@ impl Index for EmbeddedIndex {
         if vector.len() != self.inner.info.dim {
             return Err(IndexError::WrongDimension { expected: self.inner.info.dim, got: vector.len() });
         }
-        if let Some(f) = filter {
-            f.validate()?;
-            if f.matches_nothing() {
-                return Ok(Vec::new());
-            }
+        if !Filter::admits(filter)? {
+            return Ok(Vec::new());
         }
         let filter = filter.cloned();
         self.blocking(move |inner| inner.dense.search(vector, limit, filter.as_ref())).await
     }
 
     async fn keyword(&self, text: &str, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError> {
-        if let Some(f) = filter {
-            f.validate()?;
-            if f.matches_nothing() {
-                return Ok(Vec::new());
-            }
+        if !Filter::admits(filter)? {
+            return Ok(Vec::new());
         }
         let (text, filter) = (text.to_owned(), filter.cloned());
         self.blocking(move |inner| inner.keyword.search(&text, limit, filter.as_ref())).await
