@@ -3,9 +3,11 @@
 //! - [`beir`] reads the BEIR layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).
 //! - [`metrics`] computes nDCG@k with graded gains, recall@k, MRR@k and MAP@k exactly as
 //!   trec_eval/pytrec_eval do, so numbers compare with published ones.
+//! - [`squad`] reads SQuAD v1.1 and scores answers with its official EM/F1, plus containment.
 //! - [`retrieval`] indexes a BEIR corpus with a chosen embedder and search mode, runs every test
 //!   query, and reports quality and latency.
 
 pub mod beir;
 pub mod metrics;
 pub mod retrieval;
+pub mod squad;

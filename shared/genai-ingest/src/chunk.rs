@@ -87,8 +87,8 @@ impl Chunker {
                 }
             })
             .collect()
-        // ANCHOR_END: chunk
     }
+    // ANCHOR_END: chunk
 }
 
 /// Tokens in `text` under cl100k_base, counted the way the chunker counts them.

@@ -50,8 +50,8 @@ pub trait ChatModel: Send + Sync + std::fmt::Debug {
 
     /// Text deltas, then one [`StreamEvent::Done`] with the complete answer.
     async fn stream(&self, req: &ChatRequest) -> Result<BoxStream<'static, Result<StreamEvent, LlmError>>, LlmError>;
-    // ANCHOR_END: chat_model
 }
+// ANCHOR_END: chat_model
 
 /// The configured remote model, if the environment names one: set `OPENAI_BASE_URL` (any
 /// OpenAI-compatible server) and/or `OPENAI_API_KEY`; `OPENAI_MODEL` picks the model

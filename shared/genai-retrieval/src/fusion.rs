@@ -35,8 +35,8 @@ pub fn rrf(lists: &[(&[ScoredId], f32)], k: f32, limit: usize) -> Vec<ScoredId> 
     fused.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
     fused.truncate(limit);
     fused
-    // ANCHOR_END: rrf
 }
+// ANCHOR_END: rrf
 
 #[cfg(test)]
 mod tests {

@@ -66,5 +66,30 @@ pub trait Index: Send + Sync + std::fmt::Debug {
 
     /// Builds search structures (HNSW) for what was added; call after a large ingest.
     async fn optimize(&self) -> Result<(), IndexError>;
-    // ANCHOR_END: index_trait
+
+    /// How many chunks contain each analysed term (see [`terms`]), for IDF-weighted evidence
+    /// scores. `None` when the backend cannot tell cheaply (the server backend).
+    async fn term_stats(&self, terms: &[String]) -> Result<Option<TermStats>, IndexError> {
+        let _ = terms;
+        Ok(None)
+    }
+}
+// ANCHOR_END: index_trait
+
+/// Document frequencies in the keyword index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TermStats {
+    /// Chunks in the index.
+    pub docs: u64,
+    /// Chunks containing each term (absent terms map to 0).
+    pub df: std::collections::HashMap<String, u64>,
+}
+
+impl TermStats {
+    /// BM25's inverse document frequency, `ln(1 + (N − df + 0.5) / (df + 0.5))`.
+    pub fn idf(&self, term: &str) -> f64 {
+        let n = self.docs as f64;
+        let df = self.df.get(term).copied().unwrap_or(0) as f64;
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    }
 }

@@ -176,9 +176,9 @@ impl Resilient {
                 .increment(1);
             tracing::warn!(error = %error, attempt = attempts, delay_ms = delay.as_millis() as u64, "model call failed; retrying");
             tokio::time::sleep(delay).await;
-            // ANCHOR_END: run
         }
     }
+    // ANCHOR_END: run
 
     fn record(&self, started: Instant, attempts: u32, outcome: &Result<ChatResponse, LlmError>) {
         let latency = started.elapsed();

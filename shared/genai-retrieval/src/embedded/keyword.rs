@@ -184,6 +184,16 @@ impl Keyword {
             .collect()
     }
 
+    /// Chunk count and document frequency of each (already analysed) term.
+    pub fn term_stats(&self, terms: &[String]) -> Result<crate::TermStats, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut df = std::collections::HashMap::new();
+        for t in terms {
+            df.insert(t.clone(), searcher.doc_freq(&Term::from_field_text(self.f.body, t))?);
+        }
+        Ok(crate::TermStats { docs: searcher.num_docs(), df })
+    }
+
     /// Every live id (used by recovery).
     pub fn all_ids(&self) -> Result<Vec<ChunkId>, IndexError> {
         let searcher = self.reader.searcher();

@@ -273,6 +273,11 @@ impl Index for EmbeddedIndex {
         self.blocking(move |inner| inner.fetch(&ids)).await
     }
 
+    async fn term_stats(&self, terms: &[String]) -> Result<Option<crate::TermStats>, IndexError> {
+        let terms = terms.to_vec();
+        self.blocking(move |inner| inner.keyword.term_stats(&terms).map(Some)).await
+    }
+
     async fn optimize(&self) -> Result<(), IndexError> {
         self.blocking(|inner| {
             let _w = inner.lock();

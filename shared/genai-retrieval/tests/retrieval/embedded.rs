@@ -73,3 +73,16 @@ async fn reingesting_five_times_grows_disk_use_less_than_20_percent() {
     assert!((after as f64) < first as f64 * 1.2, "disk use grew from {first} to {after} bytes");
     assert_eq!(index.count(None).await.unwrap(), records.len() as u64);
 }
+
+#[tokio::test]
+async fn term_stats_count_chunks_per_analysed_term() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    index.upsert(corpus()).await.unwrap();
+    let terms = genai_retrieval::terms("lubrication zeppelins");
+    let stats = index.term_stats(&terms).await.unwrap().unwrap();
+    assert_eq!(stats.docs, 60);
+    assert_eq!(stats.df["lubric"], 12, "one chunk per document mentions lubrication");
+    assert_eq!(stats.df["zeppelin"], 0);
+    assert!(stats.idf("zeppelin") > stats.idf("lubric"));
+}
