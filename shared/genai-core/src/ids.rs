@@ -17,7 +17,7 @@ pub struct DocId(String);
 
 /// A string that is not a valid id.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid document id {0:?}: expected 64 lowercase hex characters (a SHA-256)")]
+#[error("invalid id {0:?}: expected hex digits (64 for a document, 16 for a chunk)")]
 pub struct IdError(String);
 
 impl DocId {
@@ -77,8 +77,9 @@ impl fmt::Debug for DocId {
 /// document with the same settings yields the same ids (and an upsert replaces, never duplicates).
 ///
 /// 63 bits, because Qdrant point ids and tantivy fast fields both take them without conversion.
+/// In JSON it is a 16-digit hex string: JavaScript numbers cannot hold 63 bits exactly.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Debug)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct ChunkId(u64);
 
 impl ChunkId {
@@ -108,6 +109,29 @@ impl ChunkId {
     }
 }
 
+impl From<ChunkId> for String {
+    fn from(id: ChunkId) -> String {
+        id.to_string()
+    }
+}
+
+impl TryFrom<String> for ChunkId {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        s.parse()
+    }
+}
+
+impl std::str::FromStr for ChunkId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        match u64::from_str_radix(s, 16) {
+            Ok(v) if s.len() == 16 => Ok(Self(v)),
+            _ => Err(IdError(s.to_owned())),
+        }
+    }
+}
+
 impl fmt::Display for ChunkId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:016x}", self.0)
@@ -117,6 +141,12 @@ impl fmt::Display for ChunkId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn serde_json_roundtrip(id: ChunkId) -> ChunkId {
+        let json = serde_json::to_string(&id).unwrap();
+        assert!(json.starts_with('"'), "a string in JSON: {json}");
+        serde_json::from_str(&json).unwrap()
+    }
 
     #[test]
     fn doc_id_is_content_addressed_and_validated() {
@@ -136,5 +166,7 @@ mod tests {
         assert_ne!(a, ChunkId::derive(&d, "cl100k:500:50", 1));
         assert_ne!(a, ChunkId::derive(&d, "cl100k:300:30", 0));
         assert!(a.get() < (1 << 63));
+        assert_eq!(a.to_string().parse::<ChunkId>().unwrap(), a);
+        assert_eq!(serde_json_roundtrip(a), a);
     }
 }

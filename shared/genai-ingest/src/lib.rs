@@ -17,12 +17,14 @@ mod html;
 mod markdown;
 mod normalize;
 mod pdf;
+mod sentences;
 
 pub use chunk::{ChunkConfig, Chunker, count_tokens};
 pub use dedup::{DedupReport, NearDuplicates};
 pub use detect::detect;
 pub use error::IngestError;
 pub use normalize::normalize_page;
+pub use sentences::sentence_spans;
 
 use genai_core::{DocId, Document, Page, SourceKind};
 use std::path::{Path, PathBuf};

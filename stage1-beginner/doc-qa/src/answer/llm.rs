@@ -1,0 +1,141 @@
+//! The model answerer: numbered passages in, an answer with `[n]` citations out. Every citation
+//! is checked: a number that is not a retrieved passage, or a passage that shares no content word
+//! with the sentence citing it, is removed and flagged. The model's refusal is honoured. When the
+//! model is unavailable, the offline answer is given instead, flagged as such.
+
+use super::{Answer, Answerer, Extractive, NumberedCitation, cite};
+use async_trait::async_trait;
+use genai_llm::{ChatModel, ChatRequest, Message, Resilient};
+use genai_retrieval::{Hit, TermStats, terms};
+use regex::Regex;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::LazyLock;
+
+/// The system prompt (snapshot-tested).
+pub const ANSWER_PROMPT: &str = include_str!("../../prompts/answer.md");
+const REFUSAL_TOKEN: &str = "NOT_IN_DOCUMENTS";
+
+static CITATION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[(\d+(?:\s*,\s*\d+)*)\]").expect("valid regex"));
+
+/// Answers with a model; degrades to `fallback` when the model fails.
+#[derive(Debug, Clone)]
+pub struct LlmAnswerer {
+    model: Resilient,
+    fallback: Extractive,
+}
+
+impl LlmAnswerer {
+    pub fn new(model: Resilient, fallback: Extractive) -> Self {
+        Self { model: model.with_route("doc-qa.answer"), fallback }
+    }
+
+    /// The messages sent for `question` over `hits` (snapshot-tested).
+    pub fn messages(question: &str, hits: &[Hit]) -> Vec<Message> {
+        let mut user = String::from("Passages:\n\n");
+        for (i, h) in hits.iter().enumerate() {
+            user.push_str(&format!("[{}] ({}, {})\n{}\n\n", i + 1, h.chunk.source, h.chunk.pages, h.chunk.text));
+        }
+        user.push_str(&format!("Question: {question}"));
+        vec![Message::system(ANSWER_PROMPT), Message::user(user)]
+    }
+}
+
+#[async_trait]
+impl Answerer for LlmAnswerer {
+    async fn answer(&self, question: &str, hits: &[Hit], stats: Option<&TermStats>) -> Answer {
+        let engine = format!("llm:{}", self.model.name());
+        if hits.is_empty() {
+            return super::refusal(0.0, &engine);
+        }
+        let mut req = ChatRequest::new(Self::messages(question, hits));
+        req.temperature = Some(0.0);
+        req.max_tokens = 400;
+        let reply = match self.model.chat(&req).await {
+            Ok(r) => r.text().trim().to_owned(),
+            Err(e) => {
+                tracing::warn!(error = %e, "model unavailable; answering offline");
+                let mut a = self.fallback.answer(question, hits, stats).await;
+                a.flagged
+                    .push(format!("the model was unavailable ({}); this is the offline extractive answer", e.kind()));
+                return a;
+            }
+        };
+        if reply.contains(REFUSAL_TOKEN) {
+            let mut a = super::refusal(0.0, &engine);
+            a.evidence = None;
+            return a;
+        }
+        check_citations(&reply, hits, engine)
+    }
+}
+
+/// Keeps only citations that point at a retrieved passage sharing a content word with the
+/// sentence that cites it; renumbers nothing (numbers stay those of the passages).
+pub(crate) fn check_citations(reply: &str, hits: &[Hit], engine: String) -> Answer {
+    let mut flagged = Vec::new();
+    let mut used: BTreeSet<usize> = BTreeSet::new();
+    let mut text = String::new();
+    for sentence in split_keep(reply) {
+        let content: HashSet<String> = terms(&CITATION.replace_all(sentence, "")).into_iter().collect();
+        let cleaned = CITATION.replace_all(sentence, |caps: &regex::Captures<'_>| {
+            let kept: Vec<String> = caps[1]
+                .split(',')
+                .filter_map(|n| n.trim().parse::<usize>().ok())
+                .filter(|&n| {
+                    let ok = n >= 1 && n <= hits.len() && {
+                        let passage: HashSet<String> = terms(&hits[n - 1].chunk.text).into_iter().collect();
+                        content.is_empty() || content.iter().any(|t| passage.contains(t))
+                    };
+                    if !ok {
+                        let why = if n == 0 || n > hits.len() {
+                            "is not one of the retrieved passages"
+                        } else {
+                            "does not support the sentence citing it"
+                        };
+                        flagged.push(format!("citation [{n}] {why}; removed"));
+                    }
+                    ok
+                })
+                .map(|n| {
+                    used.insert(n);
+                    n.to_string()
+                })
+                .collect();
+            if kept.is_empty() { String::new() } else { format!("[{}]", kept.join(", ")) }
+        });
+        text.push_str(&cleaned);
+    }
+    if used.is_empty() {
+        flagged.push("the answer cites no retrieved passage; treat it with care".into());
+    }
+    let citations = used
+        .iter()
+        .map(|&n| {
+            let hit = &hits[n - 1];
+            NumberedCitation { number: n, citation: cite(hit, 0..hit.chunk.text.len()) }
+        })
+        .collect();
+    Answer {
+        text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+        short: None,
+        refused: false,
+        citations,
+        evidence: None,
+        engine,
+        flagged,
+    }
+}
+
+/// Sentences with their trailing whitespace, so joining them gives the input back.
+fn split_keep(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    for r in genai_ingest::sentence_spans(text) {
+        out.push(&text[last..r.end]);
+        last = r.end;
+    }
+    if last < text.len() {
+        out.push(&text[last..]);
+    }
+    out
+}

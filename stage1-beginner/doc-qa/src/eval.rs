@@ -1,0 +1,300 @@
+//! `doc-qa eval`: SQuAD articles rendered to PDF, ingested, every question asked.
+//!
+//! Protocol: every `holdout_every`-th article (index 4, 9, 14, 19 of 24 by default) is *not*
+//! ingested; its questions must be refused. The others are rendered to multi-page PDFs (title,
+//! then paragraphs), ingested through the normal path (PDF loader, chunker, index), and their
+//! questions answered with the configured retrieval and the extractive answerer. Answers are
+//! computed once with refusals disabled, and every threshold is then applied to the recorded
+//! evidence, so the sweep is exact and free.
+//!
+//! Measures: top-k retrieval hit rate (a retrieved passage contains the sentence of the gold
+//! paragraph that holds the answer), answer containment (a gold answer is in what the user is
+//! shown), SQuAD EM/F1 of the short answer (or the sentence when there is none), refusal
+//! precision/recall, latency. Articles with odd index form the calibration split the default
+//! threshold was chosen on; even ones are reported separately.
+
+use crate::{Config, DocQa, FileReport, render::PdfWriter};
+use genai_eval::metrics::percentile;
+use genai_eval::squad::{self, Article};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct EvalConfig {
+    pub squad: PathBuf,
+    pub workdir: PathBuf,
+    pub holdout_every: usize,
+    /// Base configuration (embedder, mode, top_k, threshold...); `data_dir` is set under `workdir`.
+    pub config: Config,
+    pub progress: bool,
+    /// Ask at most this many questions per article (0 = all), for quick runs.
+    pub max_questions_per_article: usize,
+}
+
+/// One question's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuestionResult {
+    pub article: usize,
+    pub answerable: bool,
+    pub hit: bool,
+    pub evidence: f64,
+    pub contains: bool,
+    pub em: f64,
+    pub f1: f64,
+    pub latency_ms: f64,
+}
+
+/// Metrics at one refusal threshold over a set of questions.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Scores {
+    pub threshold: f64,
+    pub answerable: usize,
+    pub unanswerable: usize,
+    pub hit_rate: f64,
+    /// Containment over answerable questions, a refusal counting as a miss.
+    pub containment: f64,
+    pub em: f64,
+    pub f1: f64,
+    pub refusal_precision: f64,
+    pub refusal_recall: f64,
+    /// Answerable questions refused.
+    pub false_refusals: usize,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub articles_ingested: usize,
+    pub articles_held_out: Vec<String>,
+    pub pdf_pages: usize,
+    pub chunks: usize,
+    pub ingest_seconds: f64,
+    pub questions: usize,
+    pub mode: String,
+    pub embedder: String,
+    pub top_k: usize,
+    pub all: Scores,
+    pub calibration_split: Scores,
+    pub test_split: Scores,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p95: f64,
+    pub sweep: Vec<Scores>,
+}
+
+/// Scores `results` as if the refusal threshold were `threshold`.
+pub fn score(results: &[&QuestionResult], threshold: f64) -> Scores {
+    let answerable: Vec<_> = results.iter().filter(|r| r.answerable).collect();
+    let unanswerable = results.len() - answerable.len();
+    let refused = |r: &QuestionResult| r.evidence < threshold;
+    let n = answerable.len().max(1) as f64;
+    let refused_total = results.iter().filter(|r| refused(r)).count();
+    let refused_right = results.iter().filter(|r| !r.answerable && refused(r)).count();
+    Scores {
+        threshold,
+        answerable: answerable.len(),
+        unanswerable,
+        hit_rate: answerable.iter().filter(|r| r.hit).count() as f64 / n,
+        containment: answerable.iter().filter(|r| r.contains && !refused(r)).count() as f64 / n,
+        em: answerable.iter().filter(|r| !refused(r)).map(|r| r.em).sum::<f64>() / n,
+        f1: answerable.iter().filter(|r| !refused(r)).map(|r| r.f1).sum::<f64>() / n,
+        refusal_precision: if refused_total == 0 { 1.0 } else { refused_right as f64 / refused_total as f64 },
+        refusal_recall: if unanswerable == 0 { 1.0 } else { refused_right as f64 / unanswerable as f64 },
+        false_refusals: answerable.iter().filter(|r| refused(r)).count(),
+    }
+}
+
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// The sentence of `context` containing byte offset of the answer's start (SQuAD gives chars).
+fn gold_sentence(context: &str, answer_start_chars: usize) -> String {
+    let at = context.char_indices().nth(answer_start_chars).map_or(context.len(), |(b, _)| b);
+    genai_ingest::sentence_spans(context)
+        .into_iter()
+        .find(|r| r.start <= at && at < r.end.max(r.start + 1))
+        .map_or_else(|| context.to_owned(), |r| context[r].to_owned())
+}
+
+impl EvalConfig {
+    pub async fn run(&self) -> anyhow::Result<EvalReport> {
+        use anyhow::Context;
+        let data = squad::load(&self.squad).with_context(|| format!("reading SQuAD file {}", self.squad.display()))?;
+        let every = self.holdout_every.max(2);
+        let held_out = |i: usize| i % every == every - 1;
+        let mut config = self.config.clone();
+        config.data_dir = self.workdir.join(format!("library-{:?}", config.embedder).to_lowercase());
+        // Answers are computed once without refusals; thresholds are applied afterwards.
+        config.refusal_threshold = 0.0;
+        config.answerer = crate::AnswererChoice::Extractive;
+        let threshold = self.config.refusal_threshold;
+        let qa = DocQa::open(config.clone()).await?;
+
+        let started = Instant::now();
+        let pdf_dir = self.workdir.join("pdfs");
+        std::fs::create_dir_all(&pdf_dir)?;
+        let writer = PdfWriter::new();
+        let mut files = Vec::new();
+        for (i, a) in data.data.iter().enumerate().filter(|(i, _)| !held_out(*i)) {
+            let path = pdf_dir.join(format!("{i:02}-{}.pdf", a.title.replace(['/', '\\'], "_")));
+            if !path.exists() {
+                let paragraphs: Vec<String> = a.paragraphs.iter().map(|p| p.context.clone()).collect();
+                std::fs::write(&path, writer.render(&a.title.replace('_', " "), &paragraphs))?;
+            }
+            files.push((
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                std::fs::read(&path)?,
+            ));
+        }
+        let bar = self.bar(files.len() as u64, "ingesting");
+        let reports = qa.ingest(files, |_| bar.inc(1)).await;
+        bar.finish_and_clear();
+        if let Some(FileReport::Skipped { file, reason, .. }) =
+            reports.iter().find(|r| matches!(r, FileReport::Skipped { .. }))
+        {
+            anyhow::bail!("{file} was not ingested: {reason}");
+        }
+        let ingest_seconds = started.elapsed().as_secs_f64();
+        let docs = qa.documents();
+
+        let questions: Vec<(usize, &Article, &squad::Paragraph, &squad::Qa)> = data
+            .data
+            .iter()
+            .enumerate()
+            .flat_map(|(i, a)| {
+                let cap = if self.max_questions_per_article == 0 { usize::MAX } else { self.max_questions_per_article };
+                a.paragraphs.iter().flat_map(move |p| p.qas.iter().map(move |q| (i, a, p, q))).take(cap)
+            })
+            .collect();
+        let bar = self.bar(questions.len() as u64, "asking");
+        let mut results = Vec::with_capacity(questions.len());
+        for (i, _article, paragraph, qa_item) in &questions {
+            let golds: Vec<&str> = qa_item.answers.iter().map(|a| a.text.as_str()).collect();
+            let start = Instant::now();
+            let (response, hits) = qa.ask_with_passages(&qa_item.question).await?;
+            let latency_ms = start.elapsed().as_secs_f64() * 1e3;
+            let gold =
+                squash(&gold_sentence(&paragraph.context, qa_item.answers.first().map_or(0, |a| a.answer_start)));
+            let hit = hits.iter().any(|h| squash(&h.chunk.text).contains(&gold));
+            let a = &response.answer;
+            let shown = format!("{} {}", a.short.clone().unwrap_or_default(), a.text);
+            let predicted = a.short.clone().unwrap_or_else(|| a.text.clone());
+            results.push(QuestionResult {
+                article: *i,
+                answerable: !held_out(*i),
+                hit,
+                evidence: a.evidence.unwrap_or(0.0),
+                contains: squad::contains_answer(&shown, &golds) > 0.0,
+                em: squad::exact_match(&predicted, &golds),
+                f1: squad::f1(&predicted, &golds),
+                latency_ms,
+            });
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let all: Vec<&QuestionResult> = results.iter().collect();
+        let odd: Vec<&QuestionResult> = results.iter().filter(|r| r.article % 2 == 1).collect();
+        let even: Vec<&QuestionResult> = results.iter().filter(|r| r.article % 2 == 0).collect();
+        let latencies: Vec<f64> = results.iter().map(|r| r.latency_ms).collect();
+        let sweep = (0..=20).map(|i| 0.30 + 0.025 * i as f64).map(|t| score(&odd, t)).collect();
+        Ok(EvalReport {
+            articles_ingested: docs.len(),
+            articles_held_out: data
+                .data
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| held_out(*i))
+                .map(|(_, a)| a.title.clone())
+                .collect(),
+            pdf_pages: docs.iter().map(|d| d.pages).sum(),
+            chunks: docs.iter().map(|d| d.chunks).sum(),
+            ingest_seconds,
+            questions: results.len(),
+            mode: format!("{:?}", qa.mode()).to_lowercase(),
+            embedder: format!("{:?}", config.embedder).to_lowercase(),
+            top_k: config.top_k,
+            all: score(&all, threshold),
+            calibration_split: score(&odd, threshold),
+            test_split: score(&even, threshold),
+            latency_ms_p50: percentile(&latencies, 50.0),
+            latency_ms_p95: percentile(&latencies, 95.0),
+            sweep,
+        })
+    }
+
+    fn bar(&self, len: u64, what: &'static str) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>9} [{bar:40}] {pos}/{len} ({eta})")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(what);
+        bar
+    }
+}
+
+impl EvalReport {
+    /// The report as Markdown tables.
+    pub fn to_markdown(&self) -> String {
+        let row = |name: &str, s: &Scores| {
+            format!(
+                "| {name} | {} | {} | {:.1}% | {:.1}% | {:.1} | {:.1} | {:.1}% | {:.1}% | {} |\n",
+                s.answerable,
+                s.unanswerable,
+                100.0 * s.hit_rate,
+                100.0 * s.containment,
+                100.0 * s.em,
+                100.0 * s.f1,
+                100.0 * s.refusal_precision,
+                100.0 * s.refusal_recall,
+                s.false_refusals
+            )
+        };
+        let mut out = format!(
+            "{} articles ingested ({} PDF pages, {} chunks, {:.1} s); held out: {}\nretrieval: {} with {} embedder, top {}; refusal threshold {:.3}\n\n",
+            self.articles_ingested,
+            self.pdf_pages,
+            self.chunks,
+            self.ingest_seconds,
+            self.articles_held_out.join(", "),
+            self.mode,
+            self.embedder,
+            self.top_k,
+            self.all.threshold
+        );
+        out.push_str("| questions | answerable | unanswerable | top-k hit | containment | EM | F1 | refusal precision | refusal recall | false refusals |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        out.push_str(&row("all", &self.all));
+        out.push_str(&row("calibration split (odd articles)", &self.calibration_split));
+        out.push_str(&row("test split (even articles)", &self.test_split));
+        out.push_str(&format!(
+            "\nlatency per question (retrieval + answer): p50 {:.1} ms, p95 {:.1} ms\n",
+            self.latency_ms_p50, self.latency_ms_p95
+        ));
+        out
+    }
+
+    /// The threshold sweep on the calibration split.
+    pub fn sweep_markdown(&self) -> String {
+        let mut out = String::from(
+            "| threshold | containment | refusal precision | refusal recall | false refusals |\n|---|---|---|---|---|\n",
+        );
+        for s in &self.sweep {
+            out.push_str(&format!(
+                "| {:.3} | {:.1}% | {:.1}% | {:.1}% | {} |\n",
+                s.threshold,
+                100.0 * s.containment,
+                100.0 * s.refusal_precision,
+                100.0 * s.refusal_recall,
+                s.false_refusals
+            ));
+        }
+        out
+    }
+}
