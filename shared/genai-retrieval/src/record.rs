@@ -30,8 +30,21 @@ pub struct Hit {
     pub chunk: Chunk,
     /// Cosine similarity (dense), BM25 (keyword) or the fused RRF score (hybrid).
     pub score: f32,
+    /// This chunk's cosine similarity to the query, when the dense leg ranked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dense_score: Option<f32>,
+    /// This chunk's BM25 score, when the keyword leg ranked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword_score: Option<f32>,
     pub tenant: Option<String>,
     pub attrs: BTreeMap<String, Vec<String>>,
+}
+
+impl Hit {
+    /// A hit for `chunk` with score 0 and no tenant or attributes (tests and fixtures).
+    pub fn new(chunk: Chunk) -> Self {
+        Self { chunk, score: 0.0, dense_score: None, keyword_score: None, tenant: None, attrs: BTreeMap::new() }
+    }
 }
 
 /// A chunk id with a score, before payloads are fetched.
@@ -92,6 +105,8 @@ pub(crate) fn from_payload(id: u64, score: f32, p: &serde_json::Map<String, Valu
             token_count: n("tokens")? as u32,
         },
         score,
+        dense_score: None,
+        keyword_score: None,
         tenant: p.get(keys::TENANT).and_then(Value::as_str).map(str::to_owned),
         attrs,
     })

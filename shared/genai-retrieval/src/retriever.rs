@@ -141,22 +141,39 @@ impl Retriever {
         }
         let filter = req.filter.as_ref();
         let needs_vector = IndexError::InvalidRequest { reason: "dense and hybrid search need a query vector" };
-        let ranked = match req.mode {
-            SearchMode::Dense => self.index.dense(vector.ok_or(needs_vector)?, req.k, filter).await?,
-            SearchMode::Keyword => self.index.keyword(&req.query, req.k, filter).await?,
+        let (ranked, dense_scores, keyword_scores) = match req.mode {
+            SearchMode::Dense => {
+                let d = self.index.dense(vector.ok_or(needs_vector)?, req.k, filter).await?;
+                (d.clone(), d, Vec::new())
+            }
+            SearchMode::Keyword => {
+                let k = self.index.keyword(&req.query, req.k, filter).await?;
+                (k.clone(), Vec::new(), k)
+            }
             SearchMode::Hybrid => {
                 let n = req.candidates.max(req.k);
                 let vector = vector.ok_or(needs_vector)?;
                 let (dense, keyword) =
                     tokio::try_join!(self.index.dense(vector, n, filter), self.index.keyword(&req.query, n, filter))?;
-                rrf(&[(&dense, req.fusion.dense_weight), (&keyword, req.fusion.keyword_weight)], req.fusion.k, req.k)
+                let fused = rrf(
+                    &[(&dense, req.fusion.dense_weight), (&keyword, req.fusion.keyword_weight)],
+                    req.fusion.k,
+                    req.k,
+                );
+                (fused, dense, keyword)
             }
         };
         let ids: Vec<_> = ranked.iter().map(|h| h.id).collect();
-        let scores: std::collections::HashMap<_, _> = ranked.iter().map(|h| (h.id, h.score)).collect();
+        let by_id = |list: &[crate::ScoredId]| {
+            list.iter().map(|h| (h.id, h.score)).collect::<std::collections::HashMap<_, _>>()
+        };
+        let (scores, dense, keyword) = (by_id(&ranked), by_id(&dense_scores), by_id(&keyword_scores));
         let mut hits = self.index.fetch(&ids).await?;
         for hit in &mut hits {
-            hit.score = scores.get(&hit.chunk.id).copied().unwrap_or_default();
+            let id = hit.chunk.id;
+            hit.score = scores.get(&id).copied().unwrap_or_default();
+            hit.dense_score = dense.get(&id).copied();
+            hit.keyword_score = keyword.get(&id).copied();
         }
         Ok(hits)
     }

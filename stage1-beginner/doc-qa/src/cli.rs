@@ -60,6 +60,7 @@ enum Command {
         addr: String,
     },
     /// Evaluate on SQuAD: render articles to PDF, ingest, ask every question, report.
+    /// Uses the MiniLM embedder unless --embedder or DOC_QA_EMBEDDER says otherwise.
     Eval {
         /// A SQuAD v1.1 JSON file.
         #[arg(long)]
@@ -67,8 +68,9 @@ enum Command {
         /// Working folder for PDFs and the index (reused between runs).
         #[arg(long)]
         workdir: PathBuf,
-        /// Every Nth article is not ingested; its questions must be refused.
-        #[arg(long, default_value_t = 5)]
+        /// Every Nth article is not ingested; its questions must be refused (2: half of them,
+        /// so answerable and unanswerable questions are about equally many).
+        #[arg(long, default_value_t = 2)]
         holdout_every: usize,
         /// Also print the refusal-threshold sweep on the calibration split.
         #[arg(long)]
@@ -79,6 +81,9 @@ enum Command {
         /// Write the report as JSON here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write one JSON line per question here (question, gold, answer, evidence).
+        #[arg(long)]
+        dump: Option<PathBuf>,
     },
 }
 
@@ -104,7 +109,14 @@ impl Cli {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = cli.config()?;
+    let mut config = cli.config()?;
+    // The evaluation measures the quality configuration (MiniLM) unless told otherwise.
+    if matches!(cli.command, Command::Eval { .. })
+        && cli.embedder.is_none()
+        && std::env::var("DOC_QA_EMBEDDER").is_err()
+    {
+        config.embedder = EmbedderChoice::Minilm;
+    }
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     match cli.command {
         Command::Ingest { paths } => {
@@ -182,7 +194,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
         }
-        Command::Eval { squad, workdir, holdout_every, sweep, max_per_article, out } => {
+        Command::Eval { squad, workdir, holdout_every, sweep, max_per_article, out, dump } => {
             let eval = EvalConfig {
                 squad,
                 workdir,
@@ -190,6 +202,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 config,
                 progress,
                 max_questions_per_article: max_per_article,
+                dump,
             };
             let report = eval.run().await?;
             println!("{}", report.to_markdown());

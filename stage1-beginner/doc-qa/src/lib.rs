@@ -92,6 +92,8 @@ struct Inner {
     library: Library,
     chunker: Chunker,
     answerer: Arc<dyn Answerer>,
+    /// The offline answerer (the answerer itself, or the model answerer's fallback).
+    extractive: Extractive,
     mode: SearchMode,
 }
 
@@ -117,7 +119,11 @@ impl DocQa {
             EmbeddedIndex::open(&dir.join("index"), embedder.model_id(), embedder.dim(), EmbeddedConfig::default())?;
         let retriever = Retriever::new(embedder, Arc::new(index))?;
         let chunker = Chunker::new(ChunkConfig { max_tokens: config.chunk_tokens, overlap: config.chunk_overlap })?;
-        let extractive = Extractive::new(config.refusal_threshold);
+        let semantic = !matches!(config.embedder, EmbedderChoice::Hashing);
+        let base = if semantic { answer::SEMANTIC_WEIGHTS } else { answer::LEXICAL_WEIGHTS };
+        let weights = answer::Weights { threshold: config.refusal_threshold.unwrap_or(base.threshold), ..base };
+        let extractive = Extractive::new(weights);
+        let extractive = if semantic { extractive.with_semantic(retriever.embedder().clone()) } else { extractive };
         let model = match config.answerer {
             AnswererChoice::Extractive => None,
             AnswererChoice::Auto => genai_llm::from_env()?,
@@ -128,16 +134,19 @@ impl DocQa {
             })?),
         };
         let answerer: Arc<dyn Answerer> = match model {
-            Some(m) => Arc::new(LlmAnswerer::new(m, extractive)),
-            None => Arc::new(extractive),
+            Some(m) => Arc::new(LlmAnswerer::new(m, extractive.clone())),
+            None => Arc::new(extractive.clone()),
         };
-        let mode = match (config.mode, config.embedder) {
-            (ModeChoice::Auto, EmbedderChoice::Hashing) | (ModeChoice::Keyword, _) => SearchMode::Keyword,
-            (ModeChoice::Auto | ModeChoice::Hybrid, _) => SearchMode::Hybrid,
-            (ModeChoice::Dense, _) => SearchMode::Dense,
+        // `auto` is BM25: on SQuAD PDFs it found the answering passage in the top 5 for 93.9% of
+        // questions, hybrid with MiniLM for 87.6% (500-token chunks, MiniLM reads only 256).
+        // MiniLM earns its keep in sentence selection and refusal instead.
+        let mode = match config.mode {
+            ModeChoice::Auto | ModeChoice::Keyword => SearchMode::Keyword,
+            ModeChoice::Hybrid => SearchMode::Hybrid,
+            ModeChoice::Dense => SearchMode::Dense,
         };
         let library = Library::open(&dir)?;
-        Ok(Self { inner: Arc::new(Inner { config, retriever, library, chunker, answerer, mode }) })
+        Ok(Self { inner: Arc::new(Inner { config, retriever, library, chunker, answerer, extractive, mode }) })
     }
 
     pub fn config(&self) -> &Config {
@@ -192,7 +201,7 @@ impl DocQa {
         }
         let start = Instant::now();
         let hits = self.retrieve(question).await?;
-        let stats = self.inner.retriever.index().term_stats(&answer::evidence_terms(question)).await?;
+        let stats = self.term_stats(question).await?;
         let retrieval_ms = start.elapsed().as_secs_f64() * 1e3;
         let start = Instant::now();
         let answer = self.inner.answerer.answer(question, &hits, stats.as_ref()).await;
@@ -204,6 +213,18 @@ impl DocQa {
             answer_ms: start.elapsed().as_secs_f64() * 1e3,
         };
         Ok((response, hits))
+    }
+
+    /// Document frequencies of the question's informative terms, when the index can tell.
+    pub async fn term_stats(&self, question: &str) -> Result<Option<genai_retrieval::TermStats>, DocQaError> {
+        Ok(self.inner.retriever.index().term_stats(&answer::evidence_terms(question)).await?)
+    }
+
+    /// The offline answerer's candidate sentences for `question` over `hits`, with their
+    /// features (for evaluation and diagnostics).
+    pub async fn candidates(&self, question: &str, hits: &[Hit]) -> Result<Vec<answer::Candidate>, DocQaError> {
+        let stats = self.term_stats(question).await?;
+        Ok(self.inner.extractive.candidates(question, hits, stats.as_ref()).await)
     }
 
     /// The stored passage `id` (for "open the cited passage").

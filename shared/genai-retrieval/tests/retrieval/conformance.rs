@@ -88,7 +88,7 @@ pub async fn suite(index: Arc<dyn Index>) {
 }
 
 fn hit_of(r: &genai_retrieval::Record) -> Hit {
-    Hit { chunk: r.chunk.clone(), score: 0.0, tenant: r.tenant.clone(), attrs: r.attrs.clone() }
+    Hit { tenant: r.tenant.clone(), attrs: r.attrs.clone(), ..Hit::new(r.chunk.clone()) }
 }
 
 async fn dense_ids(index: &dyn Index, filter: &Filter) -> HashSet<u64> {
