@@ -92,9 +92,11 @@ fn looks_like_markdown(text: &str) -> bool {
         .map(|p| Regex::new(p).expect("valid regex"))
         .collect()
     });
+    static HEADING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^#{1,6}\s+\S").expect("valid regex"));
     let head: String = text.chars().take(16 * 1024).collect();
-    // Two distinct features: one alone (a numbered list, a "# " line) appears in plain text too.
-    FEATURES.iter().filter(|re| re.is_match(&head)).count() >= 2
+    // Two distinct features, or several headings: one feature alone (a numbered list, a single
+    // "# " line) appears in plain text too, but a text structured by "#" headings is Markdown.
+    FEATURES.iter().filter(|re| re.is_match(&head)).count() >= 2 || HEADING.find_iter(&head).count() >= 2
 }
 
 #[cfg(test)]
@@ -107,6 +109,7 @@ mod tests {
         assert_eq!(detect(b"  <!DOCTYPE html><html><body>x</body></html>").unwrap(), SourceKind::Html);
         assert_eq!(detect(b"# Title\n\nSome *text* with a [link](http://x.y).\n").unwrap(), SourceKind::Markdown);
         assert_eq!(detect(b"Just a plain note.\n1. but one numbered line").unwrap(), SourceKind::Text);
+        assert_eq!(detect(b"# Handbook\n\n## Pumps\n\nInspect them.").unwrap(), SourceKind::Markdown, "headings alone");
         assert!(matches!(detect(b"PK\x03\x04rest"), Err(IngestError::Unsupported { .. })));
         assert!(matches!(detect(b" \n\t"), Err(IngestError::Empty)));
         assert!(matches!(detect(b"ab\0cd"), Err(IngestError::Unsupported { detected: "binary data" })));

@@ -63,7 +63,7 @@ pub struct Config {
     /// Longest accepted question in characters (default 2,000).
     pub max_question_chars: usize,
     /// Evidence below this is a refusal ("the documents don't say"). Default: the threshold
-    /// calibrated for the embedder's scoring (0.47 lexical, 0.60 semantic; see the book chapter);
+    /// calibrated for the embedder's scoring (0.45 lexical, 0.60 semantic; see the book chapter);
     /// recalibrate with `doc-qa eval --sweep`.
     pub refusal_threshold: Option<f64>,
     /// Default `auto`.

@@ -29,7 +29,22 @@ const VECTOR: &str = "dense";
 const UPSERT_BATCH: usize = 1_000;
 
 pub(crate) struct Dense {
-    shard: EdgeShard,
+    /// `Some` until dropped: see the `Drop` impl.
+    shard: Option<EdgeShard>,
+}
+
+impl Drop for Dense {
+    /// `EdgeShard`'s own `Drop` flushes and panics if that fails (say, the folder was deleted).
+    /// A panic in a destructor can abort the process, so the shard is dropped here, where the
+    /// panic is caught and logged. Nothing unacknowledged is lost: every write was flushed.
+    fn drop(&mut self) {
+        if let Some(shard) = self.shard.take() {
+            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard)));
+            if dropped.is_err() {
+                tracing::error!("closing the vector store failed (is its folder gone?); acknowledged writes were already flushed");
+            }
+        }
+    }
 }
 
 impl Dense {
@@ -53,11 +68,15 @@ impl Dense {
         index(keys::PAGE_START, json!("integer"))?;
         index(keys::PAGE_END, json!("integer"))?;
         shard.flush();
-        Ok(Self { shard })
+        Ok(Self { shard: Some(shard) })
     }
 
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
-        Ok(Self { shard: EdgeShard::load(dir, None).map_err(IndexError::qdrant)? })
+        Ok(Self { shard: Some(EdgeShard::load(dir, None).map_err(IndexError::qdrant)?) })
+    }
+
+    fn shard(&self) -> &EdgeShard {
+        self.shard.as_ref().expect("the shard is present until drop")
     }
 
     /// Caller holds the writer lock. Not durable until [`Dense::flush`].
@@ -74,7 +93,7 @@ impl Dense {
             let op = UpdateOperation::PointOperation(PointOperations::UpsertPoints(PointInsertOperations::PointsList(
                 batch,
             )));
-            self.shard.update(op).map_err(IndexError::qdrant)?;
+            self.shard().update(op).map_err(IndexError::qdrant)?;
         }
         Ok(())
     }
@@ -82,17 +101,17 @@ impl Dense {
     /// Caller holds the writer lock.
     pub fn delete(&self, filter: &Filter) -> Result<(), IndexError> {
         let op = UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(qdrant_filter(filter)?));
-        self.shard.update(op).map_err(IndexError::qdrant)
+        self.shard().update(op).map_err(IndexError::qdrant)
     }
 
     /// Caller holds the writer lock: qdrant-edge 0.7.2 panics on a concurrent flush.
     pub fn flush(&self) {
-        self.shard.flush();
+        self.shard().flush();
     }
 
     /// Caller holds the writer lock. Builds HNSW for segments past the indexing threshold.
     pub fn optimize(&self) -> Result<(), IndexError> {
-        self.shard.optimize().map(drop).map_err(IndexError::qdrant)
+        self.shard().optimize().map(drop).map_err(IndexError::qdrant)
     }
 
     pub fn search(&self, vector: Vec<f32>, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError> {
@@ -110,7 +129,7 @@ impl Dense {
             with_vector: WithVector::Bool(false),
             with_payload: WithPayloadInterface::Bool(false),
         };
-        let points = self.shard.query(request).map_err(IndexError::qdrant)?;
+        let points = self.shard().query(request).map_err(IndexError::qdrant)?;
         points.into_iter().map(|p| Ok(ScoredId { id: chunk_id(p.id)?, score: p.score })).collect()
     }
 
@@ -118,7 +137,7 @@ impl Dense {
     pub fn payloads(&self, ids: &[ChunkId]) -> Result<Vec<(ChunkId, Payload)>, IndexError> {
         let ids: Vec<PointId> = ids.iter().map(|id| PointId::NumId(id.get())).collect();
         let records =
-            self.shard.retrieve(&ids, Some(WithPayloadInterface::Bool(true)), None).map_err(IndexError::qdrant)?;
+            self.shard().retrieve(&ids, Some(WithPayloadInterface::Bool(true)), None).map_err(IndexError::qdrant)?;
         records
             .into_iter()
             .map(|r| Ok((chunk_id(r.id)?, r.payload.map(|p| p.0.into_iter().collect()).unwrap_or_default())))
@@ -127,7 +146,7 @@ impl Dense {
 
     pub fn count(&self, filter: Option<&Filter>) -> Result<u64, IndexError> {
         let request = CountRequest { filter: filter.map(qdrant_filter).transpose()?, exact: true };
-        Ok(self.shard.count(request).map_err(IndexError::qdrant)? as u64)
+        Ok(self.shard().count(request).map_err(IndexError::qdrant)? as u64)
     }
 
     /// Every stored id, in pages (used by recovery).
@@ -143,7 +162,7 @@ impl Dense {
                 with_vector: WithVector::Bool(false),
                 order_by: None,
             };
-            let (records, next) = self.shard.scroll(request).map_err(IndexError::qdrant)?;
+            let (records, next) = self.shard().scroll(request).map_err(IndexError::qdrant)?;
             for r in records {
                 out.push(chunk_id(r.id)?);
             }

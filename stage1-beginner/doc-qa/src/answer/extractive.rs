@@ -102,7 +102,7 @@ impl Extractive {
     /// Every sentence of every hit, with its features.
     pub async fn candidates(&self, question: &str, hits: &[Hit], stats: Option<&TermStats>) -> Vec<Candidate> {
         let q = evidence_terms(question);
-        let idf = |t: &str| stats.map_or(1.0, |s| s.idf(t).max(0.01));
+        let idf = |t: &str| stats.map_or(1.0, |s| smoothed_idf(s, t));
         let total: f64 = q.iter().map(|t| idf(t)).sum();
         if q.is_empty() || total <= 0.0 {
             return Vec::new();
@@ -203,6 +203,18 @@ impl Answerer for Extractive {
         }
     }
 }
+
+/// IDF as if the library held [`PSEUDO_DOCS`] more passages without the term. With a handful of
+/// documents, raw IDF makes every word the library lacks outweigh all the words it has, and a
+/// fair question about a two-file library reads as unsupported; with thousands of passages the
+/// smoothing hardly matters.
+fn smoothed_idf(stats: &TermStats, term: &str) -> f64 {
+    let n = stats.docs as f64 + PSEUDO_DOCS;
+    let df = stats.df.get(term).copied().unwrap_or(0) as f64;
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
+const PSEUDO_DOCS: f64 = 1_000.0;
 
 /// A sentence of fewer than 10 words rarely stands alone ("It was."): add the next one.
 fn extend_short_sentence(text: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {

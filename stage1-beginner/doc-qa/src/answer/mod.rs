@@ -24,7 +24,7 @@ pub const LEXICAL_WEIGHTS: Weights = Weights {
     evidence_coverage: 0.6,
     evidence_chunk: 0.4,
     evidence_semantic: 0.0,
-    threshold: 0.47,
+    threshold: 0.45,
     max_sentences: 3,
     extra_ratio: 0.7,
 };

@@ -22,6 +22,10 @@ static QUANTITY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:\$|£|€)?\b\d[\d,.]*(?:\s*(?:%|percent|million|billion|thousand|hundred))?(?:\s+[a-z]+)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand|dozens?)\b(?:\s+[a-z]+)?")
         .expect("valid regex")
 });
+static FREQUENCY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:every\s+(?:\w+\s+)?(?:second|minute|hour|day|week|month|quarter|year|decade)s?|daily|weekly|fortnightly|monthly|quarterly|yearly|annually|hourly|(?:once|twice|\w+\s+times)\s+(?:a|an|per|each)\s+\w+)\b")
+        .expect("valid regex")
+});
 static NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b[A-Z][\p{L}'’.-]*(?:\s+(?:(?:of|de|van|von|der|la|le|the|and)\s+)?[A-Z][\p{L}'’.-]*)*")
         .expect("valid regex")
@@ -49,6 +53,9 @@ pub fn short_answer(question: &str, sentence: &str) -> Option<String> {
     let starts = |prefixes: &[&str]| prefixes.iter().any(|p| q.starts_with(p) || q.contains(&format!(" {p}")));
     if starts(&["when", "what year", "which year", "in what year", "what date", "what century"]) {
         return first(&DATE);
+    }
+    if starts(&["how often", "how frequently"]) {
+        return first(&FREQUENCY);
     }
     if starts(&["how many", "how much", "what percentage", "how long", "how old", "how far", "how large", "how big"]) {
         return first(&QUANTITY);

@@ -24,7 +24,8 @@ async fn ask(base: &str, q: &str) -> (u16, Value) {
 async fn a_mixed_batch_indexes_the_good_files_and_explains_the_bad_ones() {
     let dir = tempfile::tempdir().unwrap();
     let qa = service(dir.path()).await;
-    let base = start(qa.clone()).await;
+    let server = start(qa.clone()).await;
+    let base = server.base.clone();
     let pdf = std::fs::read(fixture("reportlab.pdf")).unwrap();
     let (status, body) = upload(
         &base,
@@ -54,12 +55,14 @@ async fn a_mixed_batch_indexes_the_good_files_and_explains_the_bad_ones() {
         .collect();
     insta::assert_debug_snapshot!(summary);
     assert_eq!(qa.documents().len(), 2, "only the two good documents are in the library");
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn answers_cite_file_and_page_and_out_of_scope_questions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let base = start(service(dir.path()).await).await;
+    let server = start(service(dir.path()).await).await;
+    let base = server.base.clone();
     let pdf = std::fs::read(fixture("reportlab.pdf")).unwrap();
     upload(&base, vec![("handbook.md", HANDBOOK.as_bytes().to_vec()), ("manual.pdf", pdf)]).await;
 
@@ -81,13 +84,14 @@ async fn answers_cite_file_and_page_and_out_of_scope_questions_are_refused() {
     assert_eq!(status, 200);
     assert_eq!(r["refused"], true, "{r}");
     assert!(r["citations"].as_array().unwrap().is_empty());
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn malformed_requests_get_precise_4xx_json_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let qa = service(dir.path()).await;
-    let base = start(qa).await;
+    let server = start(service(dir.path()).await).await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let mut errors = Vec::new();
     let mut record =
@@ -127,6 +131,7 @@ async fn malformed_requests_get_precise_4xx_json_errors() {
         assert!((400..500).contains(status), "{name}: {status}");
     }
     insta::assert_json_snapshot!(errors);
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -138,7 +143,8 @@ async fn an_oversized_file_is_skipped_and_the_rest_goes_in() {
         answerer: doc_qa::AnswererChoice::Extractive,
         ..Default::default()
     };
-    let base = start(doc_qa::DocQa::open(config).await.unwrap()).await;
+    let server = start(doc_qa::DocQa::open(config).await.unwrap()).await;
+    let base = server.base.clone();
     let (status, body) =
         upload(&base, vec![("big.txt", vec![b'a'; 5_000]), ("small.md", HANDBOOK.as_bytes().to_vec())]).await;
     assert_eq!(status, 200);
@@ -147,4 +153,5 @@ async fn an_oversized_file_is_skipped_and_the_rest_goes_in() {
     assert_eq!(big["status"], "skipped");
     assert!(big["reason"].as_str().unwrap().contains("above the limit of 1000 bytes"));
     assert_eq!(body["documents"], 1);
+    server.stop().await;
 }

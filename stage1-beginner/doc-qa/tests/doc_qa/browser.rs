@@ -33,7 +33,8 @@ async fn the_page_uploads_asks_and_opens_a_cited_passage() {
     };
     let chrome = std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let data = tempfile::tempdir().unwrap();
-    let base = start(service(data.path()).await).await;
+    let server = start(service(data.path()).await).await;
+    let base = server.base.clone();
 
     let files = tempfile::tempdir().unwrap();
     let good = files.path().join("handbook.md");
@@ -137,4 +138,5 @@ async fn the_page_uploads_asks_and_opens_a_cited_passage() {
 
     client.close().await.unwrap();
     let _ = chromedriver.kill();
+    server.stop().await;
 }

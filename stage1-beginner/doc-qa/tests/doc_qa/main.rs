@@ -23,10 +23,28 @@ pub const HANDBOOK: &str = "# Maintenance handbook\n\n\
 Inspectors record the pressure, the temperature and any corrosion on the valves.\n\n\
 ## Lubrication\n\nRotating equipment is lubricated weekly. A missed lubrication is reported to the shift supervisor within one day.\n";
 
-/// Starts the API on port 0; returns its base URL.
-pub async fn start(qa: DocQa) -> String {
+/// A running API server; call [`Server::stop`] before its data folder goes away.
+pub struct Server {
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Graceful shutdown; returns once the service (and its index) is closed.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.handle.await.unwrap().unwrap();
+    }
+}
+
+/// Starts the API on port 0.
+pub async fn start(qa: DocQa) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(doc_qa::serve(listener, qa, std::future::pending()));
-    base
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(doc_qa::serve(listener, qa, async {
+        let _ = rx.await;
+    }));
+    Server { base, stop, handle }
 }
