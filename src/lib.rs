@@ -79,26 +79,58 @@ pub fn milestones() -> Vec<Milestone> {
     ]
 }
 
-/// Shared state of the showcase.
+/// Shared state of the showcase: the milestone list and each mounted milestone's service.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub milestones: Arc<Vec<Milestone>>,
+    /// Document Q&A, mounted at `/doc-qa` when present.
+    pub doc_qa: Option<doc_qa::DocQa>,
 }
 
 impl Default for AppState {
     fn default() -> Self {
-        Self { milestones: Arc::new(milestones()) }
+        Self { milestones: Arc::new(milestones()), doc_qa: None }
     }
 }
 
-/// The showcase's routes.
+impl AppState {
+    /// The state with document Q&A mounted.
+    pub fn with_doc_qa(mut self, qa: doc_qa::DocQa) -> Self {
+        let mut list = self.milestones.as_ref().clone();
+        if let Some(m) = list.iter_mut().find(|m| m.crate_name == "doc-qa") {
+            m.path = Some("/doc-qa");
+        }
+        self.milestones = Arc::new(list);
+        self.doc_qa = Some(qa);
+        self
+    }
+}
+
+/// The showcase's routes, with every mounted milestone nested under its path.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut app = Router::new()
         .route("/", get(landing))
         .route("/healthz", get(healthz))
         .route("/api/milestones", get(list))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        .with_state(state.clone());
+    if let Some(qa) = state.doc_qa {
+        app = app.nest("/doc-qa", doc_qa::router(qa));
+    }
+    app
+}
+
+/// Opens document Q&A with its usual configuration (`doc-qa.toml`, `DOC_QA_*`; data in
+/// `data/doc-qa`) and, on first start, ingests the demo corpus (the project's ADRs and book).
+pub async fn open_doc_qa() -> anyhow::Result<doc_qa::DocQa> {
+    let config = doc_qa::Config::load(None)?;
+    let qa = doc_qa::DocQa::open(config).await?;
+    let reports = doc_qa::demo::ingest_if_empty(&qa).await;
+    if !reports.is_empty() {
+        let indexed = reports.iter().filter(|r| matches!(r, doc_qa::FileReport::Indexed { .. })).count();
+        tracing::info!(indexed, files = reports.len(), "demo corpus ingested; try /doc-qa");
+    }
+    Ok(qa)
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

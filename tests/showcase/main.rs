@@ -2,11 +2,13 @@
 
 use genai_roadmap::{AppState, serve};
 
-async fn start() -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+async fn start(
+    state: AppState,
+) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(serve(listener, AppState::default(), async {
+    let handle = tokio::spawn(serve(listener, state, async {
         let _ = rx.await;
     }));
     (base, tx, handle)
@@ -14,7 +16,7 @@ async fn start() -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::Join
 
 #[tokio::test]
 async fn landing_page_health_and_graceful_shutdown() {
-    let (base, stop, handle) = start().await;
+    let (base, stop, handle) = start(AppState::default()).await;
     let health: serde_json::Value = reqwest::get(format!("{base}/healthz")).await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
     let page = reqwest::get(&base).await.unwrap().text().await.unwrap();
@@ -25,6 +27,38 @@ async fn landing_page_health_and_graceful_shutdown() {
     let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap();
     assert_eq!(metrics.status(), 200);
     assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn doc_qa_is_mounted_and_the_demo_corpus_answers_questions_about_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = doc_qa::Config {
+        data_dir: dir.path().to_owned(),
+        answerer: doc_qa::AnswererChoice::Extractive,
+        ..Default::default()
+    };
+    let qa = doc_qa::DocQa::open(config).await.unwrap();
+    let reports = doc_qa::demo::ingest_if_empty(&qa).await;
+    assert!(reports.iter().all(|r| matches!(r, doc_qa::FileReport::Indexed { .. })), "{reports:?}");
+    assert!(reports.iter().any(|r| r.file().ends_with(".pdf")), "ADRs are also ingested as PDFs");
+    let (base, stop, handle) = start(AppState::default().with_doc_qa(qa)).await;
+    let page = reqwest::get(format!("{base}/doc-qa")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Document Q&amp;A"));
+    let landing = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(landing.contains(r#"<a href="/doc-qa">open</a>"#));
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/doc-qa/api/ask"))
+        .json(&serde_json::json!({"question": "Why does the keyword search use tantivy instead of Qdrant sparse vectors?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["refused"], false, "{answer}");
+    assert!(answer["citations"][0]["source"].as_str().unwrap().contains("adr/"), "{answer}");
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
 }

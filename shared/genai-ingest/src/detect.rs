@@ -26,9 +26,7 @@ pub fn detect(bytes: &[u8]) -> Result<SourceKind, IngestError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::Empty);
     }
-    // The PDF header may be preceded by junk; readers accept it within the first 1 KiB.
-    let head = &bytes[..bytes.len().min(1024)];
-    if head.windows(5).any(|w| w == b"%PDF-") {
+    if looks_like_pdf(bytes) {
         return Ok(SourceKind::Pdf);
     }
     if let Some((_, name)) = BINARY_MAGIC.iter().find(|(magic, _)| bytes.starts_with(magic)) {
@@ -42,6 +40,19 @@ pub fn detect(bytes: &[u8]) -> Result<SourceKind, IngestError> {
     } else {
         Ok(SourceKind::Text)
     }
+}
+
+/// A PDF starts with `%PDF-`; readers also accept the header after some junk within the first
+/// KiB, but then we also want the body's markers, so a text that merely mentions "%PDF-" (this
+/// project's own docs do) stays text.
+fn looks_like_pdf(bytes: &[u8]) -> bool {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+    if bytes[start..].starts_with(b"%PDF-") {
+        return true;
+    }
+    let head = &bytes[..bytes.len().min(1024)];
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    head.windows(5).any(|w| w == b"%PDF-") && contains(b"endobj") && contains(b"%%EOF")
 }
 
 /// Decodes text: UTF-8 (BOM optional) or UTF-16 with a BOM. NUL bytes mean binary.
@@ -106,6 +117,12 @@ mod tests {
     #[test]
     fn detects_by_content_not_name() {
         assert_eq!(detect(b"%PDF-1.7\n...").unwrap(), SourceKind::Pdf);
+        assert_eq!(detect(b"junk\n%PDF-1.4\n1 0 obj endobj\n%%EOF").unwrap(), SourceKind::Pdf);
+        assert_eq!(
+            detect(b"Files starting with `%PDF-` are PDFs.").unwrap(),
+            SourceKind::Text,
+            "a mention is not a header"
+        );
         assert_eq!(detect(b"  <!DOCTYPE html><html><body>x</body></html>").unwrap(), SourceKind::Html);
         assert_eq!(detect(b"# Title\n\nSome *text* with a [link](http://x.y).\n").unwrap(), SourceKind::Markdown);
         assert_eq!(detect(b"Just a plain note.\n1. but one numbered line").unwrap(), SourceKind::Text);

@@ -1,17 +1,21 @@
-//! The demo corpus the showcase ingests on first start: the project's own decision records and
-//! book chapters as Markdown, and the decision records again as PDFs rendered here — so a fresh
-//! `cargo run --release` can answer "Why does the index use tantivy?" with a cited page.
+//! The demo corpus the showcase ingests on first start: the project's book chapters as Markdown
+//! and its decision records as PDFs rendered here — so a fresh `cargo run --release` can answer
+//! "Why does the index use tantivy?" with a cited page. (Ingesting an ADR in both forms would
+//! only show the near-duplicate filter at work.)
 
 use crate::render::PdfWriter;
 use crate::{DocQa, FileReport};
 
 include!(concat!(env!("OUT_DIR"), "/demo_files.rs"));
 
-/// The demo files: Markdown as-is, and each ADR also as a PDF.
+/// The demo files: book chapters as Markdown, ADRs rendered to PDF.
 pub fn demo_files() -> Vec<(String, Vec<u8>)> {
     let writer = PdfWriter::new();
-    let mut files: Vec<(String, Vec<u8>)> =
-        DEMO_FILES.iter().map(|(name, text)| ((*name).to_owned(), text.as_bytes().to_vec())).collect();
+    let mut files: Vec<(String, Vec<u8>)> = DEMO_FILES
+        .iter()
+        .filter(|(n, _)| !n.starts_with("adr/"))
+        .map(|(name, text)| ((*name).to_owned(), text.as_bytes().to_vec()))
+        .collect();
     for (name, text) in DEMO_FILES.iter().filter(|(n, _)| n.starts_with("adr/") && !n.contains("0000-template")) {
         let title = text.lines().next().unwrap_or(name).trim_start_matches('#').trim();
         let paragraphs: Vec<String> =

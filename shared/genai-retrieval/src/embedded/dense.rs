@@ -41,7 +41,9 @@ impl Drop for Dense {
         if let Some(shard) = self.shard.take() {
             let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard)));
             if dropped.is_err() {
-                tracing::error!("closing the vector store failed (is its folder gone?); acknowledged writes were already flushed");
+                tracing::error!(
+                    "closing the vector store failed (is its folder gone?); acknowledged writes were already flushed"
+                );
             }
         }
     }
