@@ -84,6 +84,9 @@ enum Command {
         /// Write one JSON line per question here (question, gold, answer, evidence).
         #[arg(long)]
         dump: Option<PathBuf>,
+        /// Ingestion pipeline: native, or langchain (built with `--features langchain`).
+        #[arg(long, value_enum, default_value_t = crate::Pipeline::Native)]
+        pipeline: crate::Pipeline,
     },
 }
 
@@ -194,7 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
         }
-        Command::Eval { squad, workdir, holdout_every, sweep, max_per_article, out, dump } => {
+        Command::Eval { squad, workdir, holdout_every, sweep, max_per_article, out, dump, pipeline } => {
             let eval = EvalConfig {
                 squad,
                 workdir,
@@ -203,6 +206,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 progress,
                 max_questions_per_article: max_per_article,
                 dump,
+                pipeline,
             };
             let report = eval.run().await?;
             println!("{}", report.to_markdown());

@@ -34,6 +34,8 @@ pub struct EvalConfig {
     pub max_questions_per_article: usize,
     /// Write one JSON line per question (question, gold, answer, evidence) here, for error analysis.
     pub dump: Option<PathBuf>,
+    /// How the PDFs become chunks (the project's own pipeline, or the langchain-rust baseline).
+    pub pipeline: crate::Pipeline,
 }
 
 /// One question's outcome.
@@ -73,7 +75,15 @@ pub struct EvalReport {
     pub articles_held_out: Vec<String>,
     pub pdf_pages: usize,
     pub chunks: usize,
+    /// Mean tokens per chunk and the share of chunks ending at a sentence end (. ! ? or a quote).
+    pub chunk_tokens_mean: f64,
+    pub chunks_ending_a_sentence: f64,
+    /// Seconds to load and chunk every PDF (no embedding, no indexing): the pipeline's own cost.
+    pub chunk_seconds: f64,
+    /// Seconds of the ingest call (embedding and indexing; near zero when the library already
+    /// holds the files from an earlier run).
     pub ingest_seconds: f64,
+    pub pipeline: String,
     pub questions: usize,
     pub mode: String,
     pub embedder: String,
@@ -136,7 +146,9 @@ impl EvalConfig {
         let mut config = self.config.clone();
         // One library per embedder and protocol: a library built for another hold-out would
         // already contain the articles this run must not see.
-        config.data_dir = self.workdir.join(format!("library-{:?}-holdout{every}", config.embedder).to_lowercase());
+        config.data_dir = self
+            .workdir
+            .join(format!("library-{:?}-{:?}-holdout{every}", config.embedder, self.pipeline).to_lowercase());
         // Answers are computed once without refusals; thresholds are applied afterwards.
         let semantic = !matches!(config.embedder, crate::EmbedderChoice::Hashing);
         let base = if semantic { crate::answer::SEMANTIC_WEIGHTS } else { crate::answer::LEXICAL_WEIGHTS };
@@ -161,8 +173,23 @@ impl EvalConfig {
                 std::fs::read(&path)?,
             ));
         }
+        // Chunk statistics: tokens per chunk, and whether chunks end where sentences end.
+        let chunking = Instant::now();
+        let mut token_counts = Vec::new();
+        let mut sentence_ends = 0usize;
+        for (name, bytes) in &files {
+            for c in
+                qa.chunk_file(self.pipeline, name, bytes.clone()).await.map_err(|r| anyhow::anyhow!("{name}: {r}"))?
+            {
+                token_counts.push(c.token_count as f64);
+                sentence_ends += usize::from(c.text.trim_end().ends_with(['.', '!', '?', '"', '\u{201D}', ')']));
+            }
+        }
+        let chunk_seconds = chunking.elapsed().as_secs_f64();
+        let chunk_tokens_mean = token_counts.iter().sum::<f64>() / token_counts.len().max(1) as f64;
+        let chunks_ending_a_sentence = sentence_ends as f64 / token_counts.len().max(1) as f64;
         let bar = self.bar(files.len() as u64, "ingesting");
-        let reports = qa.ingest(files, |_| bar.inc(1)).await;
+        let reports = qa.ingest_with(self.pipeline, files, |_| bar.inc(1)).await;
         bar.finish_and_clear();
         if let Some(FileReport::Skipped { file, reason, .. }) =
             reports.iter().find(|r| matches!(r, FileReport::Skipped { .. }))
@@ -246,6 +273,10 @@ impl EvalConfig {
                 .collect(),
             pdf_pages: docs.iter().map(|d| d.pages).sum(),
             chunks: docs.iter().map(|d| d.chunks).sum(),
+            chunk_tokens_mean,
+            chunks_ending_a_sentence,
+            chunk_seconds,
+            pipeline: format!("{:?}", self.pipeline).to_lowercase(),
             ingest_seconds,
             questions: results.len(),
             mode: format!("{:?}", qa.mode()).to_lowercase(),
@@ -293,10 +324,14 @@ impl EvalReport {
             )
         };
         let mut out = format!(
-            "{} articles ingested ({} PDF pages, {} chunks, {:.1} s); held out: {}\nretrieval: {} with {} embedder, top {}; refusal threshold {:.3}\n\n",
+            "{} articles ingested by the {} pipeline ({} PDF pages, {} chunks of {:.0} tokens on average, {:.0}% ending a sentence; loading and chunking {:.2} s, ingest {:.1} s); held out: {}\nretrieval: {} with {} embedder, top {}; refusal threshold {:.3}\n\n",
             self.articles_ingested,
+            self.pipeline,
             self.pdf_pages,
             self.chunks,
+            self.chunk_tokens_mean,
+            100.0 * self.chunks_ending_a_sentence,
+            self.chunk_seconds,
             self.ingest_seconds,
             self.articles_held_out.join(", "),
             self.mode,

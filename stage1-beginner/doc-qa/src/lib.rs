@@ -15,13 +15,15 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod eval;
+#[cfg(feature = "langchain")]
+mod langchain;
 mod library;
 pub mod render;
 
 pub use answer::{Answer, Answerer, Extractive, LlmAnswerer, NumberedCitation};
 pub use api::{router, serve};
 pub use config::{AnswererChoice, Config, EmbedderChoice, ModeChoice};
-pub use library::{DocumentInfo, FileReport};
+pub use library::{DocumentInfo, FileReport, Pipeline};
 
 use genai_core::{ChunkId, Classify, ErrorClass};
 use genai_embed::{CachedEmbedder, Embedder, EmbedderSpec};
@@ -165,15 +167,39 @@ impl DocQa {
 
     /// Ingests `(name, bytes)` files, each independently; `on_file` sees each report.
     pub async fn ingest(&self, files: Vec<(String, Vec<u8>)>, on_file: impl FnMut(&FileReport)) -> Vec<FileReport> {
+        self.ingest_with(Pipeline::Native, files, on_file).await
+    }
+
+    /// [`DocQa::ingest`] through a chosen pipeline (the langchain-rust baseline, for comparison).
+    pub async fn ingest_with(
+        &self,
+        pipeline: Pipeline,
+        files: Vec<(String, Vec<u8>)>,
+        on_file: impl FnMut(&FileReport),
+    ) -> Vec<FileReport> {
         let limits = LoadLimits { max_bytes: self.inner.config.max_file_bytes, ..LoadLimits::default() };
-        let reports =
-            self.inner.library.ingest(&self.inner.retriever, &self.inner.chunker, &limits, files, on_file).await;
+        let inner = &self.inner;
+        let reports = inner.library.ingest(&inner.retriever, &inner.chunker, &limits, pipeline, files, on_file).await;
         if reports.iter().any(|r| matches!(r, FileReport::Indexed { .. })) {
             if let Err(e) = self.inner.retriever.index().optimize().await {
                 tracing::warn!(error = %e, "index optimisation failed; searches stay correct but slower");
             }
         }
         reports
+    }
+
+    /// The chunks `pipeline` makes of a file, without indexing them (for evaluation).
+    pub async fn chunk_file(
+        &self,
+        pipeline: Pipeline,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<genai_core::Chunk>, String> {
+        let limits = LoadLimits { max_bytes: self.inner.config.max_file_bytes, ..LoadLimits::default() };
+        library::load_and_chunk(pipeline, &self.inner.chunker, &limits, name, bytes)
+            .await
+            .map(|l| l.chunks)
+            .map_err(|(r, _)| r)
     }
 
     /// The top passages for `question` (no answer written).

@@ -59,7 +59,63 @@ impl FileReport {
     }
 }
 
+/// How files become chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Pipeline {
+    /// genai-ingest: type sniffing, pdf-extract per page, normalisation, text-splitter chunks.
+    #[default]
+    Native,
+    /// langchain-rust's LoPdfLoader and TokenSplitter (feature `langchain`; PDFs only).
+    #[cfg(feature = "langchain")]
+    Langchain,
+}
+
+/// A file loaded and chunked, before indexing.
+pub(crate) struct Loaded {
+    pub kind: SourceKind,
+    pub title: Option<String>,
+    pub pages: usize,
+    pub chunks: Vec<genai_core::Chunk>,
+}
+
+/// Loads and chunks one file through `pipeline`; `Err` carries a reason for the user.
+pub(crate) async fn load_and_chunk(
+    pipeline: Pipeline,
+    chunker: &Chunker,
+    limits: &LoadLimits,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<Loaded, (String, ErrorClass)> {
+    match pipeline {
+        Pipeline::Native => {
+            let (source, limits) = (name.to_owned(), limits.clone());
+            match tokio::task::spawn_blocking(move || load_bytes(&bytes, &source, &limits)).await {
+                Ok(Ok(doc)) => Ok(Loaded {
+                    kind: doc.kind,
+                    title: doc.title.clone(),
+                    pages: doc.pages.len(),
+                    chunks: chunker.chunk(&doc),
+                }),
+                Ok(Err(e)) => Err((e.to_string(), e.class())),
+                Err(e) => Err((format!("loader failed: {e}"), ErrorClass::Permanent)),
+            }
+        }
+        #[cfg(feature = "langchain")]
+        Pipeline::Langchain => {
+            let config = chunker.config();
+            crate::langchain::load_and_chunk(name, &bytes, config.max_tokens, config.overlap)
+                .await
+                .map_err(|reason| (reason, ErrorClass::InvalidInput))
+        }
+    }
+}
+
 /// The registry of indexed documents, persisted as `documents.json`.
+///
+/// Production note: the registry is one JSON file rewritten per ingested document, and ingests
+/// are serialised by a lock; a library of tens of thousands of documents, or several writers,
+/// wants a table in SQLite or PostgreSQL with the content hash as key.
 #[derive(Debug)]
 pub struct Library {
     path: PathBuf,
@@ -101,6 +157,7 @@ impl Library {
         retriever: &Retriever,
         chunker: &Chunker,
         limits: &LoadLimits,
+        pipeline: Pipeline,
         files: Vec<(String, Vec<u8>)>,
         mut on_file: impl FnMut(&FileReport),
     ) -> Vec<FileReport> {
@@ -108,18 +165,20 @@ impl Library {
         let mut near = NearDuplicates::default();
         let mut reports = Vec::with_capacity(files.len());
         for (name, bytes) in files {
-            let report = self.ingest_one(retriever, chunker, limits, &mut near, name, bytes).await;
+            let report = self.ingest_one(retriever, chunker, limits, pipeline, &mut near, name, bytes).await;
             on_file(&report);
             reports.push(report);
         }
         reports
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn ingest_one(
         &self,
         retriever: &Retriever,
         chunker: &Chunker,
         limits: &LoadLimits,
+        pipeline: Pipeline,
         near: &mut NearDuplicates,
         name: String,
         bytes: Vec<u8>,
@@ -130,14 +189,11 @@ impl Library {
             return FileReport::AlreadyIndexed { file: name, doc_id: id, indexed_as: existing.source };
         }
         let size = bytes.len() as u64;
-        let (source, limits_owned) = (name.clone(), limits.clone());
-        let loaded = tokio::task::spawn_blocking(move || load_bytes(&bytes, &source, &limits_owned)).await;
-        let doc = match loaded {
-            Ok(Ok(doc)) => doc,
-            Ok(Err(e)) => return skipped(e.to_string(), e.class()),
-            Err(e) => return skipped(format!("loader failed: {e}"), ErrorClass::Permanent),
+        let loaded = match load_and_chunk(pipeline, chunker, limits, &name, bytes).await {
+            Ok(l) => l,
+            Err((reason, class)) => return skipped(reason, class),
         };
-        let chunks = chunker.chunk(&doc);
+        let Loaded { kind, title, pages, chunks } = loaded;
         let before = chunks.len();
         let (chunks, dedup) = near.filter(chunks);
         if chunks.is_empty() {
@@ -157,10 +213,10 @@ impl Library {
         }
         let info = DocumentInfo {
             doc_id: id.clone(),
-            source: doc.source.clone(),
-            kind: doc.kind,
-            title: doc.title.clone(),
-            pages: doc.pages.len(),
+            source: name.clone(),
+            kind,
+            title,
+            pages,
             chunks: n,
             bytes: size,
             ingested_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
@@ -171,12 +227,6 @@ impl Library {
             tracing::error!(error = %e, "document registry not saved; the document is indexed but unlisted until the next ingest");
         }
         *self.docs.lock().unwrap_or_else(|p| p.into_inner()) = docs;
-        FileReport::Indexed {
-            file: name,
-            doc_id: id,
-            pages: doc.pages.len(),
-            chunks: n,
-            near_duplicates_dropped: dedup.dropped,
-        }
+        FileReport::Indexed { file: name, doc_id: id, pages, chunks: n, near_duplicates_dropped: dedup.dropped }
     }
 }

@@ -158,6 +158,7 @@ impl Extractive {
     }
 }
 
+// ANCHOR: extractive_answer
 #[async_trait]
 impl Answerer for Extractive {
     async fn answer(&self, question: &str, hits: &[Hit], stats: Option<&TermStats>) -> Answer {
@@ -203,6 +204,7 @@ impl Answerer for Extractive {
         }
     }
 }
+// ANCHOR_END: extractive_answer
 
 /// IDF as if the library held [`PSEUDO_DOCS`] more passages without the term. With a handful of
 /// documents, raw IDF makes every word the library lacks outweigh all the words it has, and a

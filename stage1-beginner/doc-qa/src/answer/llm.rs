@@ -69,6 +69,7 @@ impl Answerer for LlmAnswerer {
     }
 }
 
+// ANCHOR: check_citations
 /// Keeps only citations that point at a retrieved passage sharing a content word with the
 /// sentence that cites it; renumbers nothing (numbers stay those of the passages).
 pub(crate) fn check_citations(reply: &str, hits: &[Hit], engine: String) -> Answer {
@@ -125,6 +126,7 @@ pub(crate) fn check_citations(reply: &str, hits: &[Hit], engine: String) -> Answ
         flagged,
     }
 }
+// ANCHOR_END: check_citations
 
 /// Sentences with their trailing whitespace, so joining them gives the input back.
 fn split_keep(text: &str) -> Vec<&str> {

@@ -48,3 +48,6 @@ pub async fn start(qa: DocQa) -> Server {
     }));
     Server { base, stop, handle }
 }
+
+#[cfg(feature = "langchain")]
+mod langchain;
