@@ -180,10 +180,10 @@ impl DocQa {
         let limits = LoadLimits { max_bytes: self.inner.config.max_file_bytes, ..LoadLimits::default() };
         let inner = &self.inner;
         let reports = inner.library.ingest(&inner.retriever, &inner.chunker, &limits, pipeline, files, on_file).await;
-        if reports.iter().any(|r| matches!(r, FileReport::Indexed { .. })) {
-            if let Err(e) = self.inner.retriever.index().optimize().await {
-                tracing::warn!(error = %e, "index optimisation failed; searches stay correct but slower");
-            }
+        if reports.iter().any(|r| matches!(r, FileReport::Indexed { .. }))
+            && let Err(e) = self.inner.retriever.index().optimize().await
+        {
+            tracing::warn!(error = %e, "index optimisation failed; searches stay correct but slower");
         }
         reports
     }

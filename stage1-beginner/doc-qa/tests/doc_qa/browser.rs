@@ -14,7 +14,7 @@ use std::time::Duration;
 async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
+    Fut: Future<Output = Option<T>>,
 {
     for _ in 0..150 {
         if let Some(v) = probe().await {
@@ -138,5 +138,6 @@ async fn the_page_uploads_asks_and_opens_a_cited_passage() {
 
     client.close().await.unwrap();
     let _ = chromedriver.kill();
+    let _ = chromedriver.wait();
     server.stop().await;
 }
