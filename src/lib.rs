@@ -85,24 +85,37 @@ pub struct AppState {
     pub milestones: Arc<Vec<Milestone>>,
     /// Document Q&A, mounted at `/doc-qa` when present.
     pub doc_qa: Option<doc_qa::DocQa>,
+    /// The chatbot, mounted at `/chat` when present.
+    pub chatbot: Option<chatbot::Chatbot>,
 }
 
 impl Default for AppState {
     fn default() -> Self {
-        Self { milestones: Arc::new(milestones()), doc_qa: None }
+        Self { milestones: Arc::new(milestones()), doc_qa: None, chatbot: None }
     }
 }
 
 impl AppState {
     /// The state with document Q&A mounted.
     pub fn with_doc_qa(mut self, qa: doc_qa::DocQa) -> Self {
-        let mut list = self.milestones.as_ref().clone();
-        if let Some(m) = list.iter_mut().find(|m| m.crate_name == "doc-qa") {
-            m.path = Some("/doc-qa");
-        }
-        self.milestones = Arc::new(list);
+        self.mounted("doc-qa", "/doc-qa");
         self.doc_qa = Some(qa);
         self
+    }
+
+    /// The state with the chatbot mounted.
+    pub fn with_chatbot(mut self, bot: chatbot::Chatbot) -> Self {
+        self.mounted("chatbot", "/chat");
+        self.chatbot = Some(bot);
+        self
+    }
+
+    fn mounted(&mut self, crate_name: &str, path: &'static str) {
+        let mut list = self.milestones.as_ref().clone();
+        if let Some(m) = list.iter_mut().find(|m| m.crate_name == crate_name) {
+            m.path = Some(path);
+        }
+        self.milestones = Arc::new(list);
     }
 }
 
@@ -117,7 +130,16 @@ pub fn router(state: AppState) -> Router {
     if let Some(qa) = state.doc_qa {
         app = app.nest("/doc-qa", doc_qa::router(qa));
     }
+    if let Some(bot) = state.chatbot {
+        app = app.nest("/chat", chatbot::router(bot));
+    }
     app
+}
+
+/// Opens the chatbot with its usual configuration (`chatbot.toml`, `CHATBOT_DATA_DIR`; data in
+/// `data/chatbot`).
+pub async fn open_chatbot() -> anyhow::Result<chatbot::Chatbot> {
+    Ok(chatbot::Chatbot::open(chatbot::Config::load(None)?).await?)
 }
 
 /// Opens document Q&A with its usual configuration (`doc-qa.toml`, `DOC_QA_*`; data in
@@ -139,7 +161,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let bot = state.chatbot.clone();
+    let result = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    if let Some(bot) = bot {
+        bot.close().await;
+    }
+    result
 }
 
 async fn healthz() -> impl IntoResponse {

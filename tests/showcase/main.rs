@@ -62,3 +62,30 @@ async fn doc_qa_is_mounted_and_the_demo_corpus_answers_questions_about_the_proje
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn the_chatbot_is_mounted_at_chat_and_remembers_within_a_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        chatbot::Config { data_dir: dir.path().to_owned(), responder: chatbot::Engine::Offline, ..Default::default() };
+    let bot = chatbot::Chatbot::open_with(config, None).await.unwrap();
+    let (base, stop, handle) = start(AppState::default().with_chatbot(bot)).await;
+    let page = reqwest::get(format!("{base}/chat")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("location.pathname"), "the page finds its API relative to where it is mounted");
+    let landing = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(landing.contains(r#"<a href="/chat">open</a>"#));
+    let client = reqwest::Client::new();
+    let created: serde_json::Value =
+        client.post(format!("{base}/chat/v1/sessions")).send().await.unwrap().json().await.unwrap();
+    let url = format!("{base}/chat/v1/sessions/{}/messages", created["id"].as_str().unwrap());
+    for text in ["The demo runs on port 8080.", "Where does the demo run?"] {
+        let r = client.post(&url).json(&serde_json::json!({ "content": text })).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{text}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        if text.ends_with('?') {
+            assert!(body["reply"].as_str().unwrap().contains("8080"), "{body}");
+        }
+    }
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+}

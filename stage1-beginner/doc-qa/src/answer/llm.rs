@@ -3,8 +3,8 @@
 //! with the sentence citing it, is removed and flagged. The model's refusal is honoured. When the
 //! model is unavailable, the offline answer is given instead, flagged as such.
 
-use super::{Answer, Answerer, Extractive, NumberedCitation, cite};
 use async_trait::async_trait;
+use genai_answer::{Answer, Answerer, Extractive, NumberedCitation, cite, refusal};
 use genai_llm::{ChatModel, ChatRequest, Message, Resilient};
 use genai_retrieval::{Hit, TermStats, terms};
 use regex::Regex;
@@ -45,7 +45,7 @@ impl Answerer for LlmAnswerer {
     async fn answer(&self, question: &str, hits: &[Hit], stats: Option<&TermStats>) -> Answer {
         let engine = format!("llm:{}", self.model.name());
         if hits.is_empty() {
-            return super::refusal(0.0, &engine);
+            return refusal(0.0, &engine);
         }
         let mut req = ChatRequest::new(Self::messages(question, hits));
         req.temperature = Some(0.0);
@@ -61,7 +61,7 @@ impl Answerer for LlmAnswerer {
             }
         };
         if reply.contains(REFUSAL_TOKEN) {
-            let mut a = super::refusal(0.0, &engine);
+            let mut a = refusal(0.0, &engine);
             a.evidence = None;
             return a;
         }

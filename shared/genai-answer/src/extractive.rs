@@ -5,8 +5,8 @@
 //! passage (40%). A question about something the documents never mention leaves its rare terms
 //! (names, places, numbers) uncovered, so evidence is low and the answer is a refusal.
 
-use super::{Answer, Answerer, NumberedCitation, cite, refusal};
-use crate::answer::short::short_answer;
+use crate::short::short_answer;
+use crate::{Answer, Answerer, NumberedCitation, cite, refusal};
 use async_trait::async_trait;
 use genai_embed::Embedder;
 use genai_retrieval::{Hit, TermStats, terms};
@@ -50,7 +50,7 @@ pub struct Weights {
 
 impl Default for Weights {
     fn default() -> Self {
-        super::LEXICAL_WEIGHTS
+        crate::LEXICAL_WEIGHTS
     }
 }
 
@@ -82,14 +82,14 @@ pub struct Extractive {
 }
 
 impl Extractive {
-    /// Lexical scoring with `weights` (usually [`super::LEXICAL_WEIGHTS`]).
+    /// Lexical scoring with `weights` (usually [`crate::LEXICAL_WEIGHTS`]).
     pub fn new(weights: Weights) -> Self {
         Self { weights, embedder: None }
     }
 
     /// Adds the semantic feature: the embedder should be a real sentence model (MiniLM), cached,
     /// since the same passages' sentences come back question after question. Use with
-    /// [`super::SEMANTIC_WEIGHTS`].
+    /// [`crate::SEMANTIC_WEIGHTS`].
     pub fn with_semantic(mut self, embedder: Arc<dyn Embedder>) -> Self {
         self.embedder = Some(embedder);
         self
@@ -235,7 +235,7 @@ mod tests {
     use genai_core::{Chunk, ChunkId, DocId, PageRange};
 
     fn lexical(threshold: f64) -> Extractive {
-        Extractive::new(Weights { threshold, ..crate::answer::LEXICAL_WEIGHTS })
+        Extractive::new(Weights { threshold, ..crate::LEXICAL_WEIGHTS })
     }
 
     fn hit(text: &str, source: &str) -> Hit {
