@@ -381,8 +381,10 @@ impl Chatbot {
         let start = window::fit(&history, budget, tokens);
         let mut summary = inner.store.summary(id).await?;
         if start > 0 {
+            // Index first, then mark evicted and store the summary in one transaction: a crash in
+            // between leaves the turns in the window, and the next turn redoes this idempotently
+            // (recall ids derive from the sequence number; the extractive summary skips repeats).
             let leaving = &active[..start];
-            inner.store.evict_through(id, leaving[start - 1].seq).await?;
             let turns: Vec<(i64, &str, String)> = leaving
                 .iter()
                 .filter_map(|s| s.message.content.clone().map(|c| (s.seq, role_label(s.message.role), c)))
@@ -391,7 +393,7 @@ impl Chatbot {
             let evicted: Vec<Message> = leaving.iter().map(|s| s.message.clone()).collect();
             summary = inner.summarizer.update(&summary, &evicted, cfg.summary_tokens).await;
             summary = memory::clip(&inner.model, &summary, cfg.summary_tokens);
-            inner.store.set_summary(id, &summary).await?;
+            inner.store.evict_with_summary(id, leaving[start - 1].seq, &summary).await?;
         }
         let recalled: Vec<String> = inner
             .recall

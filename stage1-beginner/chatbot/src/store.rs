@@ -172,29 +172,26 @@ impl Store {
             .collect()
     }
 
-    /// Marks messages up to and including `seq` as evicted.
-    pub async fn evict_through(&self, session: &str, seq: i64) -> Result<(), sqlx::Error> {
+    /// Marks messages up to and including `seq` as evicted and stores the new summary, atomically.
+    pub async fn evict_with_summary(&self, session: &str, seq: i64, summary: &str) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE messages SET evicted = 1 WHERE session_id = ? AND seq <= ?")
             .bind(session)
             .bind(seq)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        sqlx::query("UPDATE sessions SET summary = ? WHERE id = ?")
+            .bind(summary)
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
     }
 
     pub async fn summary(&self, session: &str) -> Result<String, sqlx::Error> {
         let row =
             sqlx::query("SELECT summary FROM sessions WHERE id = ?").bind(session).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| r.get(0)).unwrap_or_default())
-    }
-
-    pub async fn set_summary(&self, session: &str, summary: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE sessions SET summary = ? WHERE id = ?")
-            .bind(summary)
-            .bind(session)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Closes the pool (waits for connections to finish).
