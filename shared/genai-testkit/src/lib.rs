@@ -90,6 +90,22 @@ impl MockOpenAi {
         format!("http://{}/v1", self.addr)
     }
 
+    /// `model` on this server through genai-llm's resilience layer, with up to `attempts`
+    /// attempts 5 ms apart (tests stay fast) and no API key.
+    pub fn resilient_model(&self, model: &str, attempts: u32) -> genai_llm::Resilient {
+        let config = genai_llm::OpenAiConfig {
+            base_url: self.base_url(),
+            model: model.into(),
+            api_key_env: "NONE".into(),
+            ..genai_llm::OpenAiConfig::default()
+        };
+        let mut resilience = genai_llm::ResilienceConfig::default();
+        resilience.backoff.max_attempts = attempts;
+        resilience.backoff.base = Duration::from_millis(5);
+        let openai = genai_llm::OpenAiModel::new(&config).expect("a valid mock client config");
+        genai_llm::Resilient::new(Arc::new(openai), resilience, Arc::new(genai_llm::PriceTable::default()))
+    }
+
     pub fn embedding_dim(&self) -> usize {
         self.embedding_dim
     }

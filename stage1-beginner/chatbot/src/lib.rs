@@ -275,8 +275,8 @@ impl Chatbot {
 
     /// Starts a session; returns its id (128 random bits, hex).
     pub async fn create_session(&self) -> Result<String, ChatError> {
-        let id = format!("{:032x}", rand_u128());
-        self.inner.store.create_session(&id).await?;
+        let id = format!("{:032x}", rand::random::<u128>());
+        self.inner.store.create_session_with(&id, &[]).await?;
         Ok(id)
     }
 
@@ -298,7 +298,7 @@ impl Chatbot {
         if let Some(problem) = window::ordering_problem(history) {
             return Err(ChatError::InvalidHistory(problem));
         }
-        let id = format!("{:032x}", rand_u128());
+        let id = format!("{:032x}", rand::random::<u128>());
         self.inner.store.create_session_with(&id, history).await?;
         Ok(id)
     }
@@ -468,8 +468,4 @@ pub(crate) fn role_label(r: Role) -> &'static str {
 
 fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> BoxStream<'static, T> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
-}
-
-fn rand_u128() -> u128 {
-    rand::random::<u128>()
 }

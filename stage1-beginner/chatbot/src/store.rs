@@ -43,15 +43,6 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool => "tool",
-    }
-}
-
 async fn insert(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     session: &str,
@@ -64,7 +55,7 @@ async fn insert(
     )
     .bind(session)
     .bind(seq)
-    .bind(role_name(m.role))
+    .bind(crate::role_label(m.role))
     .bind(&m.content)
     .bind(calls)
     .bind(&m.tool_call_id)
@@ -88,15 +79,6 @@ impl Store {
             sqlx::query(*statement).execute(&pool).await?;
         }
         Ok(Self { pool })
-    }
-
-    pub async fn create_session(&self, id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO sessions (id, created_at) VALUES (?, ?)")
-            .bind(id)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Creates a session holding `history`, all or nothing.

@@ -8,24 +8,14 @@ mod restart;
 mod window;
 
 use chatbot::{Chatbot, Config, Engine};
-use genai_llm::{OpenAiConfig, OpenAiModel, PriceTable, ResilienceConfig, Resilient};
+use genai_llm::Resilient;
 use genai_testkit::MockOpenAi;
-use std::sync::Arc;
 
 pub const CHAT: &str = "/v1/chat/completions";
 
 /// A model on the mock server, with quick retries.
 pub fn model(mock: &MockOpenAi) -> Resilient {
-    let config = OpenAiConfig {
-        base_url: mock.base_url(),
-        model: "gpt-4o-mini".into(),
-        api_key_env: "NONE".into(),
-        ..OpenAiConfig::default()
-    };
-    let mut resilience = ResilienceConfig::default();
-    resilience.backoff.max_attempts = 2;
-    resilience.backoff.base = std::time::Duration::from_millis(5);
-    Resilient::new(Arc::new(OpenAiModel::new(&config).unwrap()), resilience, Arc::new(PriceTable::default()))
+    mock.resilient_model("gpt-4o-mini", 2)
 }
 
 /// A config in `dir` with a small context, so a few turns already overflow the window.

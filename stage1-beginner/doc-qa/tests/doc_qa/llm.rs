@@ -1,9 +1,7 @@
 use doc_qa::answer::{Answerer, Extractive, LlmAnswerer};
 use genai_core::{Chunk, ChunkId, DocId, PageRange};
-use genai_llm::{OpenAiConfig, OpenAiModel, PriceTable, ResilienceConfig, Resilient};
 use genai_retrieval::Hit;
 use genai_testkit::{MockOpenAi, Reply};
-use std::sync::Arc;
 
 const CHAT: &str = "/v1/chat/completions";
 
@@ -31,17 +29,7 @@ fn hits() -> Vec<Hit> {
 }
 
 fn answerer(mock: &MockOpenAi, attempts: u32) -> LlmAnswerer {
-    let config = OpenAiConfig {
-        base_url: mock.base_url(),
-        model: "gpt-4o-mini".into(),
-        api_key_env: "NONE".into(),
-        ..OpenAiConfig::default()
-    };
-    let mut resilience = ResilienceConfig::default();
-    resilience.backoff.max_attempts = attempts;
-    resilience.backoff.base = std::time::Duration::from_millis(5);
-    let model =
-        Resilient::new(Arc::new(OpenAiModel::new(&config).unwrap()), resilience, Arc::new(PriceTable::default()));
+    let model = mock.resilient_model("gpt-4o-mini", attempts);
     LlmAnswerer::new(
         model,
         Extractive::new(doc_qa::answer::Weights { threshold: 0.3, ..doc_qa::answer::LEXICAL_WEIGHTS }),
