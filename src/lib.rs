@@ -87,11 +87,13 @@ pub struct AppState {
     pub doc_qa: Option<doc_qa::DocQa>,
     /// The chatbot, mounted at `/chat` when present.
     pub chatbot: Option<chatbot::Chatbot>,
+    /// The extraction API, mounted at `/extract` when present.
+    pub extraction: Option<extraction_api::Extractor>,
 }
 
 impl Default for AppState {
     fn default() -> Self {
-        Self { milestones: Arc::new(milestones()), doc_qa: None, chatbot: None }
+        Self { milestones: Arc::new(milestones()), doc_qa: None, chatbot: None, extraction: None }
     }
 }
 
@@ -107,6 +109,13 @@ impl AppState {
     pub fn with_chatbot(mut self, bot: chatbot::Chatbot) -> Self {
         self.mounted("chatbot", "/chat");
         self.chatbot = Some(bot);
+        self
+    }
+
+    /// The state with the extraction API mounted.
+    pub fn with_extraction(mut self, ex: extraction_api::Extractor) -> Self {
+        self.mounted("extraction-api", "/extract");
+        self.extraction = Some(ex);
         self
     }
 
@@ -133,6 +142,9 @@ pub fn router(state: AppState) -> Router {
     if let Some(bot) = state.chatbot {
         app = app.nest("/chat", chatbot::router(bot));
     }
+    if let Some(ex) = state.extraction {
+        app = app.nest("/extract", extraction_api::api::router(ex));
+    }
     app
 }
 
@@ -140,6 +152,12 @@ pub fn router(state: AppState) -> Router {
 /// `data/chatbot`).
 pub async fn open_chatbot() -> anyhow::Result<chatbot::Chatbot> {
     Ok(chatbot::Chatbot::open(chatbot::Config::load(None)?).await?)
+}
+
+/// The extraction API with its usual configuration (`extraction-api.toml`, `EXTRACT_*`) and
+/// the llm engine when `OPENAI_BASE_URL`/`OPENAI_API_KEY` are set.
+pub fn open_extraction() -> anyhow::Result<extraction_api::Extractor> {
+    Ok(extraction_api::Extractor::new(extraction_api::Config::load(None)?, genai_llm::from_env()?))
 }
 
 /// Opens document Q&A with its usual configuration (`doc-qa.toml`, `DOC_QA_*`; data in

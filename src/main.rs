@@ -1,6 +1,7 @@
 //! `genai-roadmap`: the showcase server. Configuration: `--addr` or `GENAI_ADDR`
 //! (default 127.0.0.1:8080), `RUST_LOG`, `LOG_FORMAT=json`; each milestone reads its own
-//! settings (document Q&A: `doc-qa.toml`, `DOC_QA_*`; chatbot: `chatbot.toml`, `CHATBOT_DATA_DIR`).
+//! settings (document Q&A: `doc-qa.toml`, `DOC_QA_*`; chatbot: `chatbot.toml`, `CHATBOT_DATA_DIR`;
+//! extraction: `extraction-api.toml`, `EXTRACT_*`).
 
 use anyhow::Context;
 use clap::Parser;
@@ -24,7 +25,8 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&cli.addr).await.with_context(|| format!("binding {}", cli.addr))?;
     let state = genai_roadmap::AppState::default()
         .with_doc_qa(genai_roadmap::open_doc_qa().await?)
-        .with_chatbot(genai_roadmap::open_chatbot().await?);
+        .with_chatbot(genai_roadmap::open_chatbot().await?)
+        .with_extraction(genai_roadmap::open_extraction()?);
     tracing::info!(addr = %listener.local_addr()?, "showcase listening; open http://{}/", listener.local_addr()?);
     genai_roadmap::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("shut down cleanly");

@@ -89,3 +89,26 @@ async fn the_chatbot_is_mounted_at_chat_and_remembers_within_a_session() {
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn the_extraction_api_is_mounted_at_extract_and_works_offline() {
+    let ex = extraction_api::Extractor::new(extraction_api::Config::default(), None);
+    let (base, stop, handle) = start(AppState::default().with_extraction(ex)).await;
+    let page = reqwest::get(format!("{base}/extract")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("location.pathname"), "the docs page finds its API relative to where it is mounted");
+    let landing = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(landing.contains(r#"<a href="/extract">open</a>"#));
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/extract/v1/extract"))
+        .json(&serde_json::json!({"text": "Write to ada@example.org", "schema": "contact"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["emails"], serde_json::json!(["ada@example.org"]), "{body}");
+    assert_eq!(body["engine"], "offline");
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+}

@@ -26,7 +26,7 @@ pub use error::LlmError;
 pub use openai::{OpenAiConfig, OpenAiModel, Quirks, ServerKind};
 pub use pricing::{Ledger, LedgerEntry, Price, PriceTable, SessionBudget};
 pub use resilience::{FallbackChain, FallbackStep, ResilienceConfig, Resilient};
-pub use structured::{ExtractOptions, Extracted, extract, strict_schema};
+pub use structured::{ExtractOptions, Extracted, extract, extract_json, strict_schema};
 pub use types::{
     ChatRequest, ChatResponse, FinishReason, Message, ResponseFormat, Role, StreamEvent, ToolCall, ToolSpec, Usage,
 };

@@ -81,15 +81,46 @@ fn close_objects(v: &mut Value) {
 /// format and the answer is validated by deserialising it.
 pub async fn extract<T: JsonSchema + DeserializeOwned>(
     model: &Resilient,
-    mut messages: Vec<Message>,
+    messages: Vec<Message>,
     opts: &ExtractOptions,
+) -> Result<Extracted<T>, LlmError> {
+    let name = std::any::type_name::<T>().rsplit("::").next().unwrap_or("answer").to_owned();
+    let format = ResponseFormat::JsonSchema { name, schema: strict_schema::<T>(), strict: true };
+    extract_with(model, messages, format, opts, |text| serde_json::from_str::<T>(text).map_err(|e| e.to_string())).await
+}
+
+/// Asks `model` for JSON matching a schema known only at run time (a caller's JSON Schema).
+/// `validate` checks an answer and says what is wrong with it; the message goes back to the
+/// model on a re-ask. `strict` asks for OpenAI strict mode, which only accepts closed schemas.
+pub async fn extract_json(
+    model: &Resilient,
+    messages: Vec<Message>,
+    name: &str,
+    schema: Value,
+    strict: bool,
+    opts: &ExtractOptions,
+    validate: impl Fn(&Value) -> Result<(), String>,
+) -> Result<Extracted<Value>, LlmError> {
+    let format = ResponseFormat::JsonSchema { name: name.to_owned(), schema, strict };
+    extract_with(model, messages, format, opts, |text| {
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        validate(&value).map(|()| value)
+    })
+    .await
+}
+
+/// The ask / validate / re-ask loop shared by the typed and the dynamic entry points.
+async fn extract_with<T>(
+    model: &Resilient,
+    mut messages: Vec<Message>,
+    format: ResponseFormat,
+    opts: &ExtractOptions,
+    parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Extracted<T>, LlmError> {
     let model = match opts.budget_usd {
         Some(limit) => model.with_session(Arc::new(SessionBudget::new(limit))),
         None => model.clone(),
     };
-    let name = std::any::type_name::<T>().rsplit("::").next().unwrap_or("answer").to_owned();
-    let format = ResponseFormat::JsonSchema { name, schema: strict_schema::<T>(), strict: true };
     let mut usage = Usage::default();
     let mut last_error = String::new();
     for attempt in 1..=opts.max_reasks + 1 {
@@ -103,10 +134,10 @@ pub async fn extract<T: JsonSchema + DeserializeOwned>(
         usage.output_tokens += answer.usage.output_tokens;
         usage.counted |= answer.usage.counted;
         let text = answer.text().to_owned();
-        match serde_json::from_str::<T>(strip_fences(&text)) {
+        match parse(strip_fences(&text)) {
             Ok(value) => return Ok(Extracted { value, attempts: attempt, usage }),
             Err(e) => {
-                last_error = e.to_string();
+                last_error = e;
                 tracing::info!(attempt, error = %last_error, "structured answer did not fit the schema; re-asking");
                 messages.push(Message::assistant(text));
                 messages.push(Message::user(format!(

@@ -145,10 +145,13 @@ impl Analyzer {
         names::find(text, &mut all);
         context::boost(text, &mut all);
         all.retain(|f| f.score >= self.min_score && f.start < f.end);
+        // Resolve before filtering by kind: "14 March 2025" is a date even when only addresses
+        // are asked for, so it must not come back as an address.
+        let mut kept = resolve(all);
         if !self.kinds.is_empty() {
-            all.retain(|f| self.kinds.contains(&f.kind));
+            kept.retain(|f| self.kinds.contains(&f.kind));
         }
-        resolve(all)
+        kept
     }
 }
 

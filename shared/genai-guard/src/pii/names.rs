@@ -282,6 +282,13 @@ fn place(toks: &[Tok<'_>], i: usize) -> Option<usize> {
         .map(|n| i + n)
 }
 
+/// "March", "Dec", "may": a date's word, never a street's.
+fn is_month(t: &Tok<'_>) -> bool {
+    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    let l = t.lower().trim_end_matches('.').to_owned();
+    MONTHS.iter().any(|m| l == *m) || (l.len() > 3 && is_not_name(&l) && MONTHS.iter().any(|m| l.starts_with(m)))
+}
+
 fn is_unit_word(t: &Tok<'_>) -> bool {
     matches!(t.lower().as_str(), "apt" | "apartment" | "suite" | "ste" | "unit" | "flat" | "floor" | "room" | "box")
 }
@@ -324,6 +331,7 @@ fn address(toks: &[Tok<'_>], i: usize) -> Option<(usize, usize, f32)> {
             && !toks[k].newline_before
             && toks[k].s.chars().all(char::is_alphabetic)
             && toks[k].s.chars().count() > 1
+            && !is_month(&toks[k])
         {
             k += 1;
         }

@@ -1,0 +1,211 @@
+//! The `extraction-api` command line: `serve` (the default), one-shot `extract`, `redact` and
+//! `guard` on a file or stdin, `eval pii|injection` on external data, `train-guard`, `bench`.
+
+use crate::model::{EngineKind, ExtractRequest, RedactRequest};
+use crate::{Config, Extractor, eval};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use genai_guard::RedactMode;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "extraction-api",
+    version,
+    about = "Structured extraction: entities with exact character spans, JSON-Schema shaped, PII redaction, an injection guard.",
+    long_about = "Structured extraction from unstructured text. Entities come with their type, value, exact character span, \
+        confidence and engine; named schemas (contact, invoice, meeting, entities, pii) or your own JSON Schema shape the result.\n\n\
+        Offline by default: recognisers with check rules (Luhn, IBAN mod-97, SSN rules), context words and gazetteers. \
+        Set OPENAI_BASE_URL and/or OPENAI_API_KEY to add the llm engine (values it returns that are not in the text are dropped).\n\n\
+        Configuration: defaults < extraction-api.toml (or --config) < EXTRACT_MAX_BODY_BYTES, EXTRACT_MAX_TEXT_CHARS, \
+        EXTRACT_REDACT_KEY, EXTRACT_MIN_SCORE."
+)]
+pub struct Cli {
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the HTTP API, /openapi.json and the docs page.
+    Serve {
+        #[arg(long, env = "EXTRACT_ADDR", default_value = "127.0.0.1:8083")]
+        addr: String,
+    },
+    /// Extract from a file (or stdin with `-`) and print the response JSON.
+    Extract {
+        #[arg(default_value = "-")]
+        input: PathBuf,
+        /// A named schema (contact, invoice, meeting, entities, pii).
+        #[arg(long, conflicts_with = "json_schema")]
+        schema: Option<String>,
+        /// A JSON Schema file.
+        #[arg(long)]
+        json_schema: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "auto")]
+        engine: Engine,
+    },
+    /// Redact PII in a file (or stdin) and print the text.
+    Redact {
+        #[arg(default_value = "-")]
+        input: PathBuf,
+        #[arg(long, value_enum, default_value = "mask")]
+        mode: Mode,
+    },
+    /// Run the injection guard on a file (or stdin) and print its verdict.
+    Guard {
+        #[arg(default_value = "-")]
+        input: PathBuf,
+    },
+    /// Evaluate on external data; prints a Markdown report.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCommand,
+    },
+    /// Train the injection guard on `{"text", "label"}` JSON lines and write its weights.
+    TrainGuard {
+        #[arg(long)]
+        data: PathBuf,
+        /// More labelled lines to train on (the bundled model adds
+        /// shared/genai-guard/data/benign-imperatives.jsonl: business imperatives the public
+        /// set lacks).
+        #[arg(long)]
+        extra: Vec<PathBuf>,
+        #[arg(long, default_value = "shared/genai-guard/data/injection.bin")]
+        out: PathBuf,
+        /// Also report k-fold cross-validated accuracy on the training data (0 = skip).
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+    },
+    /// Offline engine throughput (MB/s), guard latency per KB, and the API's p95 under load.
+    Bench {
+        /// Texts to use: a Presidio-style JSON file (default: built-in samples).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 4000)]
+        requests: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// Token-level PII precision/recall/F1/F2, overall and per type, on a Presidio-style JSON
+    /// file (`full_text`, `spans` with character offsets).
+    Pii {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 0.4)]
+        min_score: f32,
+    },
+    /// Injection detection TPR/FPR/accuracy and guard latency on `{"text", "label"}` lines.
+    Injection {
+        #[arg(long)]
+        data: PathBuf,
+        /// Weights to evaluate (default: the bundled ones).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Engine {
+    Auto,
+    Offline,
+    Llm,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Mode {
+    Mask,
+    Hash,
+    Pseudonym,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    let llm = genai_llm::from_env()?;
+    match cli.command.unwrap_or(Command::Serve { addr: "127.0.0.1:8083".into() }) {
+        Command::Serve { addr } => {
+            if config.redact_key == crate::DEV_REDACT_KEY {
+                tracing::warn!("EXTRACT_REDACT_KEY is not set: hashes and pseudonyms use the development key");
+            }
+            let ex = Extractor::new(config, llm);
+            let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+            tracing::info!(
+                engines = if ex.llm.is_some() { "offline, llm" } else { "offline" },
+                "extraction API on http://{}/",
+                listener.local_addr()?
+            );
+            crate::api::serve(listener, ex, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        }
+        Command::Extract { input, schema, json_schema, engine } => {
+            let json_schema = match json_schema {
+                Some(p) => Some(serde_json::from_str(&read(&p)?).with_context(|| format!("parsing {}", p.display()))?),
+                None => None,
+            };
+            let engine = Some(match engine {
+                Engine::Auto => EngineKind::Auto,
+                Engine::Offline => EngineKind::Offline,
+                Engine::Llm => EngineKind::Llm,
+            });
+            let req = ExtractRequest { text: read(&input)?, schema, json_schema, engine };
+            let out = Extractor::new(config, llm).extract(&req).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Command::Redact { input, mode } => {
+            let mode = Some(match mode {
+                Mode::Mask => RedactMode::Mask,
+                Mode::Hash => RedactMode::Hash,
+                Mode::Pseudonym => RedactMode::Pseudonym,
+            });
+            let out = Extractor::new(config, None).redact(&RedactRequest { text: read(&input)?, mode, kinds: None })?;
+            println!("{}", out.text);
+        }
+        Command::Guard { input } => {
+            let v = genai_guard::InjectionDetector::bundled().check(&read(&input)?);
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Command::Eval { what: EvalCommand::Pii { data, min_score } } => {
+            let records: Vec<eval::pii::Record> =
+                serde_json::from_str(&read(&data)?).with_context(|| format!("parsing {}", data.display()))?;
+            let analyzer = genai_guard::Analyzer { min_score, ..genai_guard::Analyzer::default() };
+            let report = eval::pii::evaluate(&analyzer, &records);
+            println!("PII on {} ({} records, min score {min_score}):\n", data.display(), report.records);
+            println!("{}", eval::pii::to_markdown(&report));
+        }
+        Command::Eval { what: EvalCommand::Injection { data, weights } } => {
+            let detector = match weights {
+                Some(p) => genai_guard::InjectionDetector::from_bytes(
+                    &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
+                )?,
+                None => genai_guard::InjectionDetector::bundled(),
+            };
+            let examples = genai_guard::injection::load_jsonl(&read(&data)?)?;
+            println!("{}", eval::injection::evaluate(&detector, &examples).to_markdown());
+        }
+        Command::TrainGuard { data, extra, out, folds } => eval::injection::train_command(&data, &extra, &out, folds)?,
+        Command::Bench { data, concurrency, requests } => {
+            eval::bench::run(data.as_deref(), concurrency, requests).await?
+        }
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("reading stdin")?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+}

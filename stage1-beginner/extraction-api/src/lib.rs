@@ -1,0 +1,203 @@
+//! Milestone 2: a structured-extraction API.
+//!
+//! Text in, entities out: each with its type, value, exact character span, confidence and the
+//! engine that found it, shaped by a named schema or the caller's JSON Schema. Two engines sit
+//! behind one trait: offline recognisers (genai-guard, the default) and an LLM through
+//! genai-llm's structured output, whose every value must be found in the input (span-resolved)
+//! or is dropped and reported. A prompt-injection guard runs before any model call.
+//!
+//! ```text
+//! POST /v1/extract ─▶ parse + limits ─▶ schema (named | inline, compiled) ─▶ guard
+//!                       (4xx here)         (422 if invalid / unsatisfiable)   │
+//!        ┌────────────────────────────────────────────────────────────────────┘
+//!        ├─ offline: recognisers ─▶ fields
+//!        └─ llm: JSON-Schema answer ─▶ re-ask on invalid ─▶ span resolution ─▶ fields
+//! ```
+
+pub mod api;
+pub mod cli;
+pub mod engine;
+pub mod eval;
+pub mod model;
+pub mod schemas;
+
+pub use engine::{Engine, EngineKind, LlmEngine, OfflineEngine};
+pub use model::{Entity, ExtractRequest, ExtractResponse, RedactRequest, RedactResponse};
+
+use genai_core::{Classify, ErrorClass};
+use genai_guard::{Analyzer, InjectionDetector, RedactMode, Redactor};
+use std::sync::Arc;
+
+/// Why an extraction failed, classified by what the caller should do.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("text is empty")]
+    EmptyText,
+    #[error("text is {chars} characters; the limit is {limit}")]
+    TextTooLong { chars: usize, limit: usize },
+    #[error("unknown schema `{0}`; GET /v1/schemas lists the named schemas")]
+    UnknownSchema(String),
+    #[error("give either `schema` (a name) or `json_schema` (an inline JSON Schema), not both")]
+    TwoSchemas,
+    #[error("invalid JSON Schema at `{pointer}`: {message}")]
+    InvalidSchema { pointer: String, message: String },
+    #[error("the {engine} engine cannot fill {fields}; {hint}")]
+    Unsatisfiable { engine: &'static str, fields: String, hint: &'static str },
+    #[error(
+        "the llm engine is not configured on this server (set OPENAI_BASE_URL or OPENAI_API_KEY); use \"engine\": \"offline\""
+    )]
+    LlmNotConfigured,
+    #[error("the text was flagged as a prompt injection (score {score:.2}): {}", reasons.join("; "))]
+    Injection { score: f32, reasons: Vec<String> },
+    #[error("the model could not produce a valid answer: {0}")]
+    Model(#[source] genai_llm::LlmError),
+}
+
+impl Classify for ExtractError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ExtractError::TextTooLong { .. } => ErrorClass::Budget,
+            ExtractError::Model(e) => e.class(),
+            _ => ErrorClass::InvalidInput,
+        }
+    }
+}
+
+/// Limits and keys. Defaults documented on each field; `extraction-api.toml` and
+/// `EXTRACT_*` environment variables override them (see [`cli`]).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Request bodies over this many bytes get 413. Default 1 MiB.
+    pub max_body_bytes: usize,
+    /// Texts over this many characters get 413. Default 100,000.
+    pub max_text_chars: usize,
+    /// Key of the redaction HMAC (hash and pseudonym modes). Default: a development key, with a
+    /// warning at start-up.
+    pub redact_key: String,
+    /// Findings scoring below this are not reported. Default 0.4.
+    pub min_score: f32,
+}
+
+impl Config {
+    /// Defaults < `path` (or `extraction-api.toml` if it exists) < `EXTRACT_*` variables.
+    pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let default_file = std::path::Path::new("extraction-api.toml");
+        let path = path.or_else(|| default_file.exists().then_some(default_file));
+        let mut c: Config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        fn num<T: std::str::FromStr>(k: &str, v: &str) -> anyhow::Result<T> {
+            v.parse().map_err(|_| anyhow::anyhow!("${k}: {v:?} is not a valid number"))
+        }
+        if let Some(v) = env("EXTRACT_MAX_BODY_BYTES") {
+            c.max_body_bytes = num("EXTRACT_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = env("EXTRACT_MAX_TEXT_CHARS") {
+            c.max_text_chars = num("EXTRACT_MAX_TEXT_CHARS", &v)?;
+        }
+        if let Some(v) = env("EXTRACT_MIN_SCORE") {
+            c.min_score = num("EXTRACT_MIN_SCORE", &v)?;
+        }
+        if let Some(v) = env("EXTRACT_REDACT_KEY") {
+            c.redact_key = v;
+        }
+        Ok(c)
+    }
+}
+
+/// The development redaction key; `serve` warns when it is in use.
+pub const DEV_REDACT_KEY: &str = "genai-roadmap-development-key";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { max_body_bytes: 1 << 20, max_text_chars: 100_000, redact_key: DEV_REDACT_KEY.into(), min_score: 0.4 }
+    }
+}
+
+/// The service: engines, guard, redactor, limits. Cheap to clone.
+#[derive(Clone)]
+pub struct Extractor {
+    pub config: Arc<Config>,
+    pub offline: Arc<OfflineEngine>,
+    pub llm: Option<Arc<LlmEngine>>,
+    pub guard: Arc<InjectionDetector>,
+    redactor: Arc<Redactor>,
+}
+
+impl std::fmt::Debug for Extractor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extractor").field("config", &self.config).field("llm", &self.llm.is_some()).finish()
+    }
+}
+
+impl Extractor {
+    /// Offline only unless `llm` is given.
+    pub fn new(config: Config, llm: Option<genai_llm::Resilient>) -> Self {
+        let analyzer = Analyzer { min_score: config.min_score, ..Analyzer::default() };
+        Self {
+            redactor: Arc::new(Redactor::new(config.redact_key.as_bytes())),
+            offline: Arc::new(OfflineEngine::new(analyzer)),
+            llm: llm.map(|m| Arc::new(LlmEngine::new(m))),
+            guard: Arc::new(InjectionDetector::bundled()),
+            config: Arc::new(config),
+        }
+    }
+
+    /// Empty or over-long text is refused before any work.
+    pub fn check_text(&self, text: &str) -> Result<(), ExtractError> {
+        if text.trim().is_empty() {
+            return Err(ExtractError::EmptyText);
+        }
+        let chars = text.chars().count();
+        if chars > self.config.max_text_chars {
+            return Err(ExtractError::TextTooLong { chars, limit: self.config.max_text_chars });
+        }
+        Ok(())
+    }
+
+    /// Runs one extraction request end to end.
+    pub async fn extract(&self, req: &ExtractRequest) -> Result<ExtractResponse, ExtractError> {
+        self.check_text(&req.text)?;
+        let schema = match (&req.schema, &req.json_schema) {
+            (Some(_), Some(_)) => return Err(ExtractError::TwoSchemas),
+            (Some(name), None) => schemas::by_name_compiled(name)?,
+            (None, Some(s)) => schemas::Compiled::new("inline", s.clone())?,
+            (None, None) => schemas::by_name_compiled("pii")?,
+        };
+        let kind = match req.engine.unwrap_or_default() {
+            EngineKind::Auto if self.llm.is_some() => EngineKind::Llm,
+            EngineKind::Auto => EngineKind::Offline,
+            k => k,
+        };
+        let verdict = self.guard.check(&req.text);
+        let engine: &dyn Engine = match kind {
+            EngineKind::Llm => {
+                let llm = self.llm.as_deref().ok_or(ExtractError::LlmNotConfigured)?;
+                if verdict.flagged {
+                    return Err(ExtractError::Injection { score: verdict.score, reasons: verdict.reasons });
+                }
+                llm
+            }
+            _ => self.offline.as_ref(),
+        };
+        let out = engine.extract(&req.text, &schema).await?;
+        Ok(model::respond(&req.text, &schema, engine.name(), out, verdict))
+    }
+
+    /// Replaces PII in `req.text` (all kinds, or those listed).
+    pub fn redact(&self, req: &RedactRequest) -> Result<RedactResponse, ExtractError> {
+        self.check_text(&req.text)?;
+        let analyzer = Analyzer { min_score: self.config.min_score, kinds: req.kinds.clone().unwrap_or_default() };
+        let found = analyzer.analyze(&req.text);
+        let mode = req.mode.unwrap_or(RedactMode::Mask);
+        let (text, reps) = self.redactor.redact(&req.text, &found, mode);
+        Ok(model::redacted(&req.text, text, reps))
+    }
+}
