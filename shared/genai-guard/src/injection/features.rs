@@ -79,6 +79,9 @@ pub fn featurize(text: &str, bits: u32) -> Vec<Feature> {
         }
     }
     let mut feats: Vec<Feature> = map.into_values().filter(|f| f.value != 0.0).collect();
+    // Sorted before summing: float addition in hash-map order would differ run to run, and the
+    // weights file must be reproduced byte for byte.
+    feats.sort_by_key(|f| f.bucket);
     for f in &mut feats {
         f.value = f.value.signum() * (1.0 + f.value.abs()).ln();
         if f.gram.is_empty() {
@@ -91,6 +94,5 @@ pub fn featurize(text: &str, bits: u32) -> Vec<Feature> {
             f.value /= norm;
         }
     }
-    feats.sort_by_key(|f| f.bucket);
     feats
 }
