@@ -30,6 +30,10 @@ use std::future::Future;
 use utoipa::{OpenApi, ToSchema};
 
 /// The routes, relative to wherever they are mounted.
+///
+/// Production note: no authentication and no rate limit here; the showcase runs on loopback.
+/// In front of users this sits behind the gateway that does both (the multi-tenant milestone
+/// adds per-tenant limits).
 pub fn router(ex: Extractor) -> Router {
     // Over the limit, the body extractor fails and the handler turns the rejection into the
     // JSON error shape (413), so even that error is one a client can parse.
@@ -304,16 +308,34 @@ async fn list_schemas(State(ex): State<Extractor>) -> Json<SchemaList> {
 )]
 pub struct ApiDoc;
 
-async fn openapi() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+async fn openapi(State(ex): State<Extractor>) -> impl IntoResponse {
+    Json(spec(&ex))
+}
+
+/// The OpenAPI description of this server: the generated one, with the value lists that only
+/// the running server knows (named schemas, entity types, configured engines) filled in, so
+/// clients and fuzzers see exactly what is accepted.
+pub fn spec(ex: &Extractor) -> Value {
+    let mut spec = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let schemas = &mut spec["components"]["schemas"];
+    let mut names: Vec<Value> = schemas::named().into_iter().map(|(n, _, _)| Value::from(n)).collect();
+    names.push(Value::Null);
+    schemas["ExtractRequest"]["properties"]["schema"]["enum"] = Value::Array(names);
+    let mut engines = vec!["auto", "offline"];
+    if ex.llm.is_some() {
+        engines.push("llm");
+    }
+    schemas["EngineKind"]["enum"] = json!(engines);
+    schemas["RedactRequest"]["properties"]["mode"]["enum"] = json!(["mask", "hash", "pseudonym", null]);
+    schemas["RedactRequest"]["properties"]["kinds"]["items"]["enum"] = json!(PiiKind::ALL.map(PiiKind::as_str));
+    // Whitespace-only text is refused (422 empty_text), so say so.
+    for req in ["ExtractRequest", "RedactRequest", "GuardRequest"] {
+        schemas[req]["properties"]["text"]["pattern"] = json!("\\S");
+        schemas[req]["properties"]["text"]["maxLength"] = json!(ex.config.max_text_chars);
+    }
+    spec
 }
 
 async fn page() -> impl IntoResponse {
     Html(include_str!("docs.html"))
-}
-
-/// A JSON value helper for tests and the CLI.
-pub fn error_json(e: ExtractError) -> Value {
-    let api: ApiError = e.into();
-    json!({"error": {"code": api.code, "message": api.message, "at": api.at}})
 }

@@ -101,6 +101,9 @@ enum EvalCommand {
         data: PathBuf,
         #[arg(long, default_value_t = 0.4)]
         min_score: f32,
+        /// Exit with an error when overall PII F2 is below this (a CI gate).
+        #[arg(long)]
+        min_f2: Option<f64>,
     },
     /// Injection detection TPR/FPR/accuracy and guard latency on `{"text", "label"}` lines.
     Injection {
@@ -109,6 +112,9 @@ enum EvalCommand {
         /// Weights to evaluate (default: the bundled ones).
         #[arg(long)]
         weights: Option<PathBuf>,
+        /// Exit with an error when accuracy is below this (a CI gate).
+        #[arg(long)]
+        min_accuracy: Option<f64>,
     },
 }
 
@@ -174,15 +180,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let v = genai_guard::InjectionDetector::bundled().check(&read(&input)?);
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Command::Eval { what: EvalCommand::Pii { data, min_score } } => {
+        Command::Eval { what: EvalCommand::Pii { data, min_score, min_f2 } } => {
             let records: Vec<eval::pii::Record> =
                 serde_json::from_str(&read(&data)?).with_context(|| format!("parsing {}", data.display()))?;
             let analyzer = genai_guard::Analyzer { min_score, ..genai_guard::Analyzer::default() };
             let report = eval::pii::evaluate(&analyzer, &records);
             println!("PII on {} ({} records, min score {min_score}):\n", data.display(), report.records);
             println!("{}", eval::pii::to_markdown(&report));
+            let f2 = report.pii.f_beta(2.0);
+            if let Some(min) = min_f2 {
+                anyhow::ensure!(f2 >= min, "PII F2 {f2:.3} is below the gate {min}");
+            }
         }
-        Command::Eval { what: EvalCommand::Injection { data, weights } } => {
+        Command::Eval { what: EvalCommand::Injection { data, weights, min_accuracy } } => {
             let detector = match weights {
                 Some(p) => genai_guard::InjectionDetector::from_bytes(
                     &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
@@ -190,7 +200,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => genai_guard::InjectionDetector::bundled(),
             };
             let examples = genai_guard::injection::load_jsonl(&read(&data)?)?;
-            println!("{}", eval::injection::evaluate(&detector, &examples).to_markdown());
+            let report = eval::injection::evaluate(&detector, &examples);
+            println!("{}", report.to_markdown());
+            if let Some(min) = min_accuracy {
+                anyhow::ensure!(report.accuracy() >= min, "accuracy {:.3} is below the gate {min}", report.accuracy());
+            }
         }
         Command::TrainGuard { data, extra, out, folds } => eval::injection::train_command(&data, &extra, &out, folds)?,
         Command::Bench { data, concurrency, requests } => {

@@ -74,6 +74,10 @@ pub struct Config {
     pub max_text_chars: usize,
     /// Key of the redaction HMAC (hash and pseudonym modes). Default: a development key, with a
     /// warning at start-up.
+    ///
+    /// Production note: the default key is public, so its pseudonyms can be recomputed by anyone
+    /// with a candidate value; set `EXTRACT_REDACT_KEY` from a secret store and rotate it with
+    /// the data it keys.
     pub redact_key: String,
     /// Findings scoring below this are not reported. Default 0.4.
     pub min_score: f32,
@@ -162,6 +166,7 @@ impl Extractor {
         Ok(())
     }
 
+    // ANCHOR: extract
     /// Runs one extraction request end to end.
     pub async fn extract(&self, req: &ExtractRequest) -> Result<ExtractResponse, ExtractError> {
         self.check_text(&req.text)?;
@@ -190,6 +195,7 @@ impl Extractor {
         let out = engine.extract(&req.text, &schema).await?;
         Ok(model::respond(&req.text, &schema, engine.name(), out, verdict))
     }
+    // ANCHOR_END: extract
 
     /// Replaces PII in `req.text` (all kinds, or those listed).
     pub fn redact(&self, req: &RedactRequest) -> Result<RedactResponse, ExtractError> {

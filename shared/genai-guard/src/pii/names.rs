@@ -69,10 +69,10 @@ pub(super) fn find(text: &str, out: &mut Vec<Finding>) {
                 f(PiiKind::Person, &toks[end + 1], &toks[j], 0.85, "person_after_title");
             }
         }
-        if let Some((kind, score, rec)) = trigger(&toks, i) {
-            if let Some(j) = name_run(&toks, i) {
-                f(kind, t, &toks[j], score, rec);
-            }
+        if let Some((kind, score, rec)) = trigger(&toks, i)
+            && let Some(j) = name_run(&toks, i)
+        {
+            f(kind, t, &toks[j], score, rec);
         }
         if t.is_cap() && FIRST_NAMES.contains(&t.lower()) {
             match name_run(&toks, i) {
@@ -240,10 +240,14 @@ fn organisation<F: FnMut(PiiKind, &Tok<'_>, &Tok<'_>, f32, &'static str)>(toks: 
         return;
     }
     // "Davis, Reynolds and Williamson": the law-firm pattern.
-    if let [a, c1, b, and, c] = toks.get(i..i + 5).unwrap_or(&[]) {
-        if c1.s == "," && b.is_cap() && (and.is("and") || and.s == "&") && c.is_cap() && a.s.len() > 1 {
-            f(PiiKind::Organization, a, c, 0.75, "organization_partners");
-        }
+    if let [a, c1, b, and, c] = toks.get(i..i + 5).unwrap_or(&[])
+        && c1.s == ","
+        && b.is_cap()
+        && (and.is("and") || and.s == "&")
+        && c.is_cap()
+        && a.s.len() > 1
+    {
+        f(PiiKind::Organization, a, c, 0.75, "organization_partners");
     }
     // "Microbilt Corporation", "Aunt Bertha Inc": capitalised words ending in a company word.
     let mut k = i;
@@ -257,10 +261,12 @@ fn organisation<F: FnMut(PiiKind, &Tok<'_>, &Tok<'_>, f32, &'static str)>(toks: 
         k += 1;
     }
     // "Mayo-Walters": two capitalised halves joined by a hyphen, usually a firm.
-    if let Some((a, b)) = t.s.split_once('-') {
-        if b.chars().next().is_some_and(char::is_uppercase) && a.len() > 1 && !a.chars().all(char::is_uppercase) {
-            f(PiiKind::Organization, t, t, 0.45, "organization_hyphenated");
-        }
+    if let Some((a, b)) = t.s.split_once('-')
+        && b.chars().next().is_some_and(char::is_uppercase)
+        && a.len() > 1
+        && !a.chars().all(char::is_uppercase)
+    {
+        f(PiiKind::Organization, t, t, 0.45, "organization_hyphenated");
     }
 }
 

@@ -139,10 +139,10 @@ pub(super) fn find(text: &str, out: &mut Vec<Finding>) {
         out.push(Finding::new(PiiKind::DateTime, m.start(), m.end(), 0.35, "year"));
     }
     for c in AGE.captures_iter(text) {
-        if let Some(m) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) {
-            if m.as_str().parse::<u32>().is_ok_and(|a| a <= 130) {
-                out.push(Finding::new(PiiKind::Age, m.start(), m.end(), 0.7, "age"));
-            }
+        if let Some(m) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3))
+            && m.as_str().parse::<u32>().is_ok_and(|a| a <= 130)
+        {
+            out.push(Finding::new(PiiKind::Age, m.start(), m.end(), 0.7, "age"));
         }
     }
     for m in ZIP_US.find_iter(text) {

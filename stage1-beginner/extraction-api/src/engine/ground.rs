@@ -49,6 +49,7 @@ fn walk(text: &str, schema: &Compiled, v: &Value, pointer: &str, g: &mut Grounde
     })
 }
 
+// ANCHOR: resolve
 /// Finds `value` in `text`; on success records its span and returns true.
 fn resolve(text: &str, value: &str, schema: &Compiled, pointer: &str, g: &mut Grounded) -> bool {
     let (range, confidence, rule) = match text.find(value) {
@@ -67,6 +68,7 @@ fn resolve(text: &str, value: &str, schema: &Compiled, pointer: &str, g: &mut Gr
     g.entities.push(Span { field, kind, start: range.start, end: range.end, confidence, recognizer: rule });
     true
 }
+// ANCHOR_END: resolve
 
 /// `value` matched case-insensitively with any run of whitespace for any run of whitespace.
 fn loose(value: &str) -> Option<Regex> {
