@@ -154,6 +154,11 @@ pub(crate) fn respond(
     bytes.dedup();
     let chars = char_offsets(text, &bytes);
     let to_char = |b: usize| chars[bytes.binary_search(&b).unwrap_or(0)];
+    // Canonical order whatever serde_json's map features are in this build (another crate in the
+    // workspace turns on `preserve_order`): entities by position, data keys sorted.
+    let mut out = out;
+    out.entities.sort_by_key(|e| (e.start, e.end));
+    out.unsupported.sort_by(|a, b| a.pointer.cmp(&b.pointer));
     let entities = out
         .entities
         .iter()
@@ -168,16 +173,30 @@ pub(crate) fn respond(
             recognizer: e.recognizer,
         })
         .collect();
-    let problems = schema.problems(&out.data);
+    let data = canonical(out.data);
+    let problems = schema.problems(&data);
     ExtractResponse {
         schema: schema.name.clone(),
         engine,
-        data: out.data,
+        data,
         entities,
         unsupported: out.unsupported,
         validation: Validation { valid: problems.is_empty(), problems },
         guard: guard.into(),
         usage: out.usage,
+    }
+}
+
+/// `v` with every object's keys in sorted order.
+fn canonical(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, canonical(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
+        other => other,
     }
 }
 
