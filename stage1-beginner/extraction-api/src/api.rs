@@ -112,13 +112,18 @@ impl From<ExtractError> for ApiError {
             E::Model(genai_llm::LlmError::SchemaMismatch { .. }) => {
                 (un, "schema_unsatisfiable", Some("/json_schema".to_owned()))
             }
+            E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
             E::Model(m) => match m.class() {
                 ErrorClass::Retryable => (StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", None),
                 ErrorClass::Budget => (StatusCode::TOO_MANY_REQUESTS, "budget_exceeded", None),
                 _ => (StatusCode::BAD_GATEWAY, "model_error", None),
             },
         };
-        let message = if status.is_server_error() {
+        // 5xx details go to the log once, never to the client.
+        let message = if matches!(e, E::Internal(_)) {
+            tracing::error!(error = ?e, "extraction failed");
+            "the request could not be completed; try again".to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = ?e, "extraction failed on the model side");
             "the model could not be reached or answered badly; try again or use \"engine\": \"offline\"".to_owned()
         } else {
@@ -242,7 +247,7 @@ async fn redact(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RedactResponse>, ApiError> {
     let req: RedactRequest = parse(&ex, &headers, body)?;
-    Ok(Json(ex.redact(&req)?))
+    Ok(Json(ex.redact(&req).await?))
 }
 
 /// `POST /v1/guard`.
@@ -267,7 +272,8 @@ async fn guard(
 ) -> Result<Json<GuardReport>, ApiError> {
     let req: GuardRequest = parse(&ex, &headers, body)?;
     ex.check_text(&req.text)?;
-    Ok(Json(ex.guard.check(&req.text).into()))
+    let guard = ex.guard.clone();
+    Ok(Json(crate::cpu(move || guard.check(&req.text).into()).await?))
 }
 
 /// A named schema as listed.

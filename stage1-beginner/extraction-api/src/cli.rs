@@ -173,7 +173,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Mode::Hash => RedactMode::Hash,
                 Mode::Pseudonym => RedactMode::Pseudonym,
             });
-            let out = Extractor::new(config, None).redact(&RedactRequest { text: read(&input)?, mode, kinds: None })?;
+            let out =
+                Extractor::new(config, None).redact(&RedactRequest { text: read(&input)?, mode, kinds: None }).await?;
             println!("{}", out.text);
         }
         Command::Guard { input } => {

@@ -51,6 +51,8 @@ pub enum ExtractError {
     Injection { score: f32, reasons: Vec<String> },
     #[error("the model could not produce a valid answer: {0}")]
     Model(#[source] genai_llm::LlmError),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Classify for ExtractError {
@@ -58,6 +60,7 @@ impl Classify for ExtractError {
         match self {
             ExtractError::TextTooLong { .. } => ErrorClass::Budget,
             ExtractError::Model(e) => e.class(),
+            ExtractError::Internal(_) => ErrorClass::Permanent,
             _ => ErrorClass::InvalidInput,
         }
     }
@@ -176,12 +179,14 @@ impl Extractor {
             (None, Some(s)) => schemas::Compiled::new("inline", s.clone())?,
             (None, None) => schemas::by_name_compiled("pii")?,
         };
+        let schema = Arc::new(schema);
         let kind = match req.engine.unwrap_or_default() {
             EngineKind::Auto if self.llm.is_some() => EngineKind::Llm,
             EngineKind::Auto => EngineKind::Offline,
             k => k,
         };
-        let verdict = self.guard.check(&req.text);
+        let (guard, text) = (self.guard.clone(), req.text.clone());
+        let verdict = cpu(move || guard.check(&text)).await?;
         let engine: &dyn Engine = match kind {
             EngineKind::Llm => {
                 let llm = self.llm.as_deref().ok_or(ExtractError::LlmNotConfigured)?;
@@ -198,12 +203,25 @@ impl Extractor {
     // ANCHOR_END: extract
 
     /// Replaces PII in `req.text` (all kinds, or those listed).
-    pub fn redact(&self, req: &RedactRequest) -> Result<RedactResponse, ExtractError> {
+    pub async fn redact(&self, req: &RedactRequest) -> Result<RedactResponse, ExtractError> {
         self.check_text(&req.text)?;
         let analyzer = Analyzer { min_score: self.config.min_score, kinds: req.kinds.clone().unwrap_or_default() };
-        let found = analyzer.analyze(&req.text);
+        let (redactor, original) = (self.redactor.clone(), req.text.clone());
         let mode = req.mode.unwrap_or(RedactMode::Mask);
-        let (text, reps) = self.redactor.redact(&req.text, &found, mode);
-        Ok(model::redacted(&req.text, text, reps))
+        cpu(move || {
+            let found = analyzer.analyze(&original);
+            let (text, reps) = redactor.redact(&original, &found, mode);
+            model::redacted(&original, text, reps)
+        })
+        .await
     }
+}
+
+/// Runs CPU-bound work (recognisers, the guard: up to ~100 ms on a maximal text) on the blocking
+/// pool, so one large request does not stall every other request on its executor thread.
+pub(crate) async fn cpu<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ExtractError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "a recogniser task failed");
+        ExtractError::Internal("a recogniser task failed".into())
+    })
 }

@@ -32,7 +32,7 @@ impl Engine for LlmEngine {
         "llm"
     }
 
-    async fn extract(&self, text: &str, schema: &Compiled) -> Result<EngineOutput, ExtractError> {
+    async fn extract(&self, text: &str, schema: &Arc<Compiled>) -> Result<EngineOutput, ExtractError> {
         let ledger = Arc::new(Ledger::default());
         let model = self.model.with_ledger(ledger.clone()).with_route("extract");
         let messages =

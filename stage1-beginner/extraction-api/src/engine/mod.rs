@@ -18,6 +18,7 @@ use crate::ExtractError;
 use crate::model::{Unsupported, UsageReport};
 use crate::schemas::Compiled;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// An entity as an engine reports it: a byte span of the input.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,5 +45,5 @@ pub struct EngineOutput {
 pub trait Engine: Send + Sync {
     /// `offline` or `llm`, reported with every entity.
     fn name(&self) -> &'static str;
-    async fn extract(&self, text: &str, schema: &Compiled) -> Result<EngineOutput, ExtractError>;
+    async fn extract(&self, text: &str, schema: &Arc<Compiled>) -> Result<EngineOutput, ExtractError>;
 }

@@ -8,6 +8,7 @@ use crate::ExtractError;
 use crate::schemas::{Compiled, Field};
 use genai_guard::{Analyzer, Finding, PiiKind};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Default)]
 pub struct OfflineEngine {
@@ -30,8 +31,9 @@ impl Engine for OfflineEngine {
         "offline"
     }
 
-    async fn extract(&self, text: &str, schema: &Compiled) -> Result<EngineOutput, ExtractError> {
-        fill(&self.analyzer, text, schema)
+    async fn extract(&self, text: &str, schema: &Arc<Compiled>) -> Result<EngineOutput, ExtractError> {
+        let (analyzer, text, schema) = (self.analyzer.clone(), text.to_owned(), schema.clone());
+        crate::cpu(move || fill(&analyzer, &text, &schema)).await?
     }
 }
 

@@ -117,7 +117,7 @@ async fn every_malformed_input_gets_a_precise_4xx() {
         assert!((400..500).contains(&status), "{c}");
         assert!(c["body"]["error"]["code"].is_string() && c["body"]["error"]["message"].is_string(), "{c}");
     }
-    insta::assert_json_snapshot!("malformed_inputs", crate::sorted(serde_json::Value::Array(cases)));
+    insta::assert_json_snapshot!("malformed_inputs", crate::sorted(Value::Array(cases)));
 }
 
 #[tokio::test]
