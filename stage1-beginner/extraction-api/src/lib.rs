@@ -180,25 +180,42 @@ impl Extractor {
             (None, None) => schemas::by_name_compiled("pii")?,
         };
         let schema = Arc::new(schema);
-        let kind = match req.engine.unwrap_or_default() {
-            EngineKind::Auto if self.llm.is_some() => EngineKind::Llm,
-            EngineKind::Auto => EngineKind::Offline,
-            k => k,
-        };
         let (guard, text) = (self.guard.clone(), req.text.clone());
         let verdict = cpu(move || guard.check(&text)).await?;
-        let engine: &dyn Engine = match kind {
-            EngineKind::Llm => {
-                let llm = self.llm.as_deref().ok_or(ExtractError::LlmNotConfigured)?;
-                if verdict.flagged {
-                    return Err(ExtractError::Injection { score: verdict.score, reasons: verdict.reasons });
-                }
-                llm
+        let requested = req.engine.unwrap_or_default();
+        let mut note = None;
+        // Explicit `llm`: the model or a clear error. `auto`: the model when configured, with the
+        // offline engine answering (and saying why) when the guard flags the text or the model
+        // is unreachable. `offline`: never a model.
+        let llm = match (requested, self.llm.as_deref()) {
+            (EngineKind::Llm, None) => return Err(ExtractError::LlmNotConfigured),
+            (EngineKind::Llm, Some(_)) if verdict.flagged => {
+                return Err(ExtractError::Injection { score: verdict.score, reasons: verdict.reasons });
             }
-            _ => self.offline.as_ref(),
+            (EngineKind::Auto, Some(_)) if verdict.flagged => {
+                note =
+                    Some("the guard flagged the text, so no model was called; the offline engine answered".to_owned());
+                None
+            }
+            (EngineKind::Offline, _) => None,
+            (_, llm) => llm,
         };
-        let out = engine.extract(&req.text, &schema).await?;
-        Ok(model::respond(&req.text, &schema, engine.name(), out, verdict))
+        if let Some(llm) = llm {
+            match llm.extract(&req.text, &schema).await {
+                Ok(out) => return Ok(model::respond(&req.text, &schema, llm.name(), out, verdict, None)),
+                Err(ExtractError::Model(e))
+                    if requested == EngineKind::Auto
+                        && e.class() == ErrorClass::Retryable
+                        && schema.offline_gaps().is_empty() =>
+                {
+                    tracing::warn!(error = %e, "model unavailable; answering with the offline engine");
+                    note = Some(format!("the model was unavailable ({}); the offline engine answered", e.kind()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let out = self.offline.extract(&req.text, &schema).await?;
+        Ok(model::respond(&req.text, &schema, self.offline.name(), out, verdict, note))
     }
     // ANCHOR_END: extract
 

@@ -108,6 +108,8 @@ pub struct ExtractResponse {
     pub validation: Validation,
     /// The injection guard's verdict on the text (it blocks the llm engine when flagged).
     pub guard: GuardReport,
+    /// Why a different engine answered than the one asked for (`auto` falling back to offline).
+    pub note: Option<String>,
     pub usage: Option<UsageReport>,
 }
 
@@ -148,6 +150,7 @@ pub(crate) fn respond(
     engine: &'static str,
     out: EngineOutput,
     guard: Verdict,
+    note: Option<String>,
 ) -> ExtractResponse {
     let mut bytes: Vec<usize> = out.entities.iter().flat_map(|e| [e.start, e.end]).collect();
     bytes.sort_unstable();
@@ -183,6 +186,7 @@ pub(crate) fn respond(
         unsupported: out.unsupported,
         validation: Validation { valid: problems.is_empty(), problems },
         guard: guard.into(),
+        note,
         usage: out.usage,
     }
 }
