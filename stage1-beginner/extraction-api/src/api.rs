@@ -293,7 +293,8 @@ pub struct SchemaList {
     pub engines: Vec<&'static str>,
 }
 
-#[utoipa::path(get, path = "/v1/schemas", tag = "extraction", responses((status = 200, body = SchemaList)))]
+#[utoipa::path(get, path = "/v1/schemas", tag = "extraction",
+    responses((status = 200, description = "Named schemas, entity types and the engines this server runs", body = SchemaList)))]
 async fn list_schemas(State(ex): State<Extractor>) -> Json<SchemaList> {
     let schemas = schemas::named()
         .into_iter()

@@ -1,8 +1,10 @@
 //! extraction-api tests: responses and every malformed-input error (insta snapshots), a
 //! property test that no request gets a 5xx, the LLM engine against the mock provider (span
-//! resolution, re-asks, the guard, provider failures), and the prompt.
+//! resolution, re-asks, the guard, provider failures), the prompt, and the docs page in a real
+//! browser.
 
 mod api;
+mod browser;
 mod llm;
 mod malformed;
 
