@@ -189,7 +189,10 @@ impl Extractor {
         // is unreachable. `offline`: never a model.
         let llm = match (requested, self.llm.as_deref()) {
             (EngineKind::Llm, None) => return Err(ExtractError::LlmNotConfigured),
-            (EngineKind::Llm, Some(_)) if verdict.flagged => {
+            // Flagged, and no engine but the model can fill this schema: refuse, saying why.
+            (EngineKind::Llm, Some(_)) | (EngineKind::Auto, Some(_))
+                if verdict.flagged && (requested == EngineKind::Llm || !schema.offline_gaps().is_empty()) =>
+            {
                 return Err(ExtractError::Injection { score: verdict.score, reasons: verdict.reasons });
             }
             (EngineKind::Auto, Some(_)) if verdict.flagged => {

@@ -62,6 +62,10 @@ async fn a_flagged_text_never_reaches_the_model() {
     let (status, body) = app.post_json("/v1/extract", &json!({"text": attack, "schema": "contact"})).await;
     assert_eq!((status, &body["engine"], &body["guard"]["flagged"]), (200, &json!("offline"), &json!(true)), "{body}");
     assert!(body["note"].as_str().unwrap().contains("guard flagged"), "{body}");
+    // ...unless only the model could fill the schema: then the refusal says why.
+    let mood = json!({"text": attack, "json_schema": {"type": "object", "properties": {"mood": {"type": "string"}}}});
+    let (status, body) = app.post_json("/v1/extract", &mood).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("prompt_injection")), "{body}");
     assert!(mock.requests_to(CHAT).is_empty());
 }
 
