@@ -176,6 +176,8 @@ impl Extractor {
         let schema = match (&req.schema, &req.json_schema) {
             (Some(_), Some(_)) => return Err(ExtractError::TwoSchemas),
             (Some(name), None) => schemas::by_name_compiled(name)?,
+            // Production note: inline schemas are compiled on every request (no cache keyed by
+            // their hash); cheap at this size, and a gateway caps request rates.
             (None, Some(s)) => schemas::Compiled::new("inline", s.clone())?,
             (None, None) => schemas::by_name_compiled("pii")?,
         };
