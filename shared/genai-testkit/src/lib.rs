@@ -8,6 +8,7 @@
 //! with `Retry-After`, delays past a client's timeout, malformed bodies. Every request is recorded
 //! so a test can assert exactly what was sent and how many attempts were made.
 
+pub mod browser;
 mod chat;
 mod scripted;
 

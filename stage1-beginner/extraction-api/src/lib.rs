@@ -178,10 +178,9 @@ impl Extractor {
             (Some(name), None) => schemas::by_name_compiled(name)?,
             // Production note: inline schemas are compiled on every request (no cache keyed by
             // their hash); cheap at this size, and a gateway caps request rates.
-            (None, Some(s)) => schemas::Compiled::new("inline", s.clone())?,
+            (None, Some(s)) => Arc::new(schemas::Compiled::new("inline", s.clone())?),
             (None, None) => schemas::by_name_compiled("pii")?,
         };
-        let schema = Arc::new(schema);
         let (guard, text) = (self.guard.clone(), req.text.clone());
         let verdict = cpu(move || guard.check(&text)).await?;
         let requested = req.engine.unwrap_or_default();

@@ -191,8 +191,9 @@ pub(crate) fn respond(
     }
 }
 
-/// `v` with every object's keys in sorted order.
-fn canonical(v: Value) -> Value {
+/// `v` with every object's keys in sorted order, at every level (whether or not the build has
+/// serde_json's `preserve_order`). Tests compare snapshots through it too.
+pub fn canonical(v: Value) -> Value {
     match v {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();

@@ -10,6 +10,7 @@
 use crate::ExtractError;
 use genai_guard::PiiKind;
 use serde_json::{Value, json};
+use std::sync::{Arc, LazyLock};
 
 /// Upper bound on fields per schema: each costs a recogniser pass or prompt tokens.
 pub const MAX_FIELDS: usize = 64;
@@ -231,11 +232,18 @@ pub fn named() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
+/// The named schemas, compiled once (they are fixed; compiling per request would redo the same
+/// meta-validation on every call).
+static COMPILED: LazyLock<Vec<Arc<Compiled>>> = LazyLock::new(|| {
+    named()
+        .into_iter()
+        .map(|(n, _, schema)| Arc::new(Compiled::new(n, schema).expect("a named schema compiles")))
+        .collect()
+});
+
 /// A named schema, compiled.
-pub fn by_name_compiled(name: &str) -> Result<Compiled, ExtractError> {
-    let (n, _, schema) =
-        named().into_iter().find(|(n, _, _)| *n == name).ok_or_else(|| ExtractError::UnknownSchema(name.to_owned()))?;
-    Compiled::new(n, schema)
+pub fn by_name_compiled(name: &str) -> Result<Arc<Compiled>, ExtractError> {
+    COMPILED.iter().find(|c| c.name == name).cloned().ok_or_else(|| ExtractError::UnknownSchema(name.to_owned()))
 }
 
 #[cfg(test)]

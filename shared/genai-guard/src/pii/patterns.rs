@@ -31,16 +31,18 @@ re!(
     MONEY,
     r"(?i)(?:[$€£¥]\s?\d[\d,]*(?:\.\d{1,2})?(?:\s?(?:million|billion|k|m|bn))?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:usd|eur|gbp|chf|dollars|euros|pounds)\b)"
 );
-re!(
-    DATE,
-    r"(?ix)\b(?:
+/// Month names and their usual abbreviations (the `MONTH` placeholder in [`DATE`]).
+const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
+static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    let pattern = r"(?ix)\b(?:
         \d{4}-\d{2}-\d{2}(?:[T\ ]\d{2}:\d{2}(?::\d{2})?)?
       | \d{1,2}[/.]\d{1,2}[/.]\d{2,4}
-      | (?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\ \d{1,2}(?:st|nd|rd|th)?(?:,?\ \d{4})?
-      | \d{1,2}(?:st|nd|rd|th)?\ (?:of\ )?(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?:,?\ \d{4})?
+      | MONTH\.?\ \d{1,2}(?:st|nd|rd|th)?(?:,?\ \d{4})?
+      | \d{1,2}(?:st|nd|rd|th)?\ (?:of\ )?MONTH\.?(?:,?\ \d{4})?
       | (?:january|february|march|april|june|july|august|september|october|november|december)\ \d{4}
-    )\b"
-);
+    )\b";
+    Regex::new(&pattern.replace("MONTH", MONTH)).expect("pattern compiles")
+});
 re!(TIME, r"(?i)\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\.?)?\b|\b\d{1,2}\s?[ap]\.?m\.?(?:\s|$)");
 re!(WEEKDAY, r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?\b");
 re!(YEAR, r"\b(?:1[89]\d{2}|20\d{2})s?\b");

@@ -2,36 +2,17 @@
 //! see each file's status, ask, read the cited answer, open the cited passage, and get a refusal
 //! for an out-of-scope question.
 //!
-//! Runs when `CHROMEDRIVER` names the driver (`.ci/run` installs Debian's `chromium` and
-//! `chromium-driver` and sets it); `CHROME` overrides the browser binary (default
-//! `/usr/bin/chromium`). With `UPDATE_SCREENSHOTS=1` it writes the book's screenshot.
+//! Runs when `CHROMEDRIVER` is set (see `genai_testkit::browser`). With `UPDATE_SCREENSHOTS=1`
+//! it writes the book's screenshot.
 
 use crate::{HANDBOOK, fixture, service, start};
-use fantoccini::{ClientBuilder, Locator};
-use serde_json::json;
-use std::time::Duration;
-
-async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..150 {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
+use fantoccini::Locator;
+use genai_testkit::browser::{Browser, wait_for};
 
 #[tokio::test]
 async fn the_page_uploads_asks_and_opens_a_cited_passage() {
-    let Ok(driver) = std::env::var("CHROMEDRIVER") else {
-        eprintln!("SKIPPED: browser test (CHROMEDRIVER is not set)");
-        return;
-    };
-    let chrome = std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let Some(browser) = Browser::start("browser test", "1100,1300").await else { return };
+    let client = &browser.client;
     let data = tempfile::tempdir().unwrap();
     let server = start(service(data.path()).await).await;
     let base = server.base.clone();
@@ -41,35 +22,6 @@ async fn the_page_uploads_asks_and_opens_a_cited_passage() {
     let bad = files.path().join("broken.pdf");
     std::fs::write(&good, HANDBOOK).unwrap();
     std::fs::copy(fixture("truncated.pdf"), &bad).unwrap();
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut chromedriver = std::process::Command::new(&driver)
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("CHROMEDRIVER={driver} is set but cannot start: {e}"));
-    let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({"binary": chrome, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--window-size=1100,1300", format!("--user-data-dir={}", profile.path().display())]}),
-    );
-    let webdriver = format!("http://127.0.0.1:{port}");
-    let client = wait_for("chromedriver", || {
-        let caps = caps.clone();
-        let webdriver = webdriver.clone();
-        async move {
-            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps)
-                .connect(&webdriver)
-                .await
-                .ok()
-        }
-    })
-    .await;
 
     client.goto(&format!("{base}/")).await.unwrap();
     let input = client.find(Locator::Id("files")).await.unwrap();
@@ -136,8 +88,6 @@ async fn the_page_uploads_asks_and_opens_a_cited_passage() {
     .await;
     assert!(refused.contains("None of the retrieved passages"));
 
-    client.close().await.unwrap();
-    let _ = chromedriver.kill();
-    let _ = chromedriver.wait();
+    browser.close().await;
     server.stop().await;
 }

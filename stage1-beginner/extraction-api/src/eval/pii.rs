@@ -7,7 +7,7 @@
 //! the type to match. F2 weighs recall four times precision, because a missed name leaks and an
 //! extra mask costs little.
 
-use genai_guard::{Analyzer, PiiKind, char_offsets};
+use genai_guard::{Analyzer, char_offsets};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -104,29 +104,20 @@ pub fn evaluate(analyzer: &Analyzer, records: &[Record]) -> PiiReport {
     for r in records {
         let text = &r.full_text;
         let found = analyzer.analyze(text);
-        // Tokens as char spans.
-        let mut bounds = Vec::new();
+        // Tokens and findings as char spans; both are sorted and non-overlapping, so their
+        // bounds are already in the order `char_offsets` needs.
         let toks = tokens(text);
-        for (a, b) in &toks {
-            bounds.push(*a);
-            bounds.push(*b);
-        }
-        let char_bounds = char_offsets(text, &bounds);
-        let mut f_bounds = Vec::new();
-        for f in &found {
-            f_bounds.push(f.start);
-            f_bounds.push(f.end);
-        }
-        let mut sorted = f_bounds.clone();
-        sorted.sort_unstable();
-        let f_chars = char_offsets(text, &sorted);
-        let to_char = |b: usize| f_chars[sorted.binary_search(&b).expect("offset was converted")];
-        for (i, _) in toks.iter().enumerate() {
-            let (cs, ce) = (char_bounds[2 * i], char_bounds[2 * i + 1]);
+        let char_bounds = char_offsets(text, &toks.iter().flat_map(|&(a, b)| [a, b]).collect::<Vec<_>>());
+        let f_chars = char_offsets(text, &found.iter().flat_map(|f| [f.start, f.end]).collect::<Vec<_>>());
+        for pair in char_bounds.chunks_exact(2) {
+            let (cs, ce) = (pair[0], pair[1]);
             let gold =
                 r.spans.iter().find(|s| s.start_position < ce && cs < s.end_position).map(|s| map_gold(&s.entity_type));
-            let pred =
-                found.iter().find(|f| to_char(f.start) < ce && cs < to_char(f.end)).map(|f| f.kind.as_str().to_owned());
+            let pred = found
+                .iter()
+                .zip(f_chars.chunks_exact(2))
+                .find(|(_, c)| c[0] < ce && cs < c[1])
+                .map(|(f, _)| f.kind.as_str().to_owned());
             tally(&mut report, gold, pred);
         }
     }
@@ -172,9 +163,4 @@ pub fn to_markdown(report: &PiiReport) -> String {
         out.push_str(&row(t, c));
     }
     out
-}
-
-/// Kinds that appear in gold data under a name this crate also uses.
-pub fn known_kind(name: &str) -> bool {
-    PiiKind::parse(&map_gold(name)).is_some()
 }

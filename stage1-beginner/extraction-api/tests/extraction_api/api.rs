@@ -17,7 +17,7 @@ async fn contact_extraction_returns_exact_character_spans() {
         let (s, t) = (e["start"].as_u64().unwrap() as usize, e["end"].as_u64().unwrap() as usize);
         assert_eq!(chars[s..t].iter().collect::<String>(), e["value"].as_str().unwrap());
     }
-    insta::assert_json_snapshot!("contact_offline", crate::sorted(body), {".guard.score" => "[score]"});
+    insta::assert_json_snapshot!("contact_offline", extraction_api::model::canonical(body), {".guard.score" => "[score]"});
 }
 
 #[tokio::test]
@@ -50,7 +50,7 @@ async fn redaction_modes_and_guard() {
     let text = "Mail laura.perez@example.es or LAURA.PEREZ@example.es; card 4111 1111 1111 1111.";
     let (status, body) = app.post_json("/v1/redact", &json!({"text": text, "mode": "pseudonym"})).await;
     assert_eq!(status, 200, "{body}");
-    insta::assert_json_snapshot!("redact_pseudonym", crate::sorted(body));
+    insta::assert_json_snapshot!("redact_pseudonym", extraction_api::model::canonical(body));
     let (_, only_cards) = app.post_json("/v1/redact", &json!({"text": text, "kinds": ["CREDIT_CARD"]})).await;
     assert_eq!(only_cards["text"], "Mail laura.perez@example.es or LAURA.PEREZ@example.es; card <CREDIT_CARD>.");
     let (status, v) =
@@ -117,7 +117,7 @@ async fn every_malformed_input_gets_a_precise_4xx() {
         assert!((400..500).contains(&status), "{c}");
         assert!(c["body"]["error"]["code"].is_string() && c["body"]["error"]["message"].is_string(), "{c}");
     }
-    insta::assert_json_snapshot!("malformed_inputs", crate::sorted(Value::Array(cases)));
+    insta::assert_json_snapshot!("malformed_inputs", extraction_api::model::canonical(Value::Array(cases)));
 }
 
 #[tokio::test]

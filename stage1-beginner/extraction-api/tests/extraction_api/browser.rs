@@ -2,63 +2,18 @@
 //! see each entity highlighted at its character span (the sample has a two-byte "é" before most
 //! entities, so byte offsets would be visibly wrong), then redact it with pseudonyms.
 //!
-//! Runs when `CHROMEDRIVER` names the driver (`.ci/run` installs Debian's `chromium` and
-//! `chromium-driver` and sets it); `CHROME` overrides the browser (default `/usr/bin/chromium`).
+//! Runs when `CHROMEDRIVER` is set (see `genai_testkit::browser`).
 
 use crate::{TestApp, small_limits};
 use extraction_api::Extractor;
-use fantoccini::{ClientBuilder, Locator};
-use serde_json::json;
-use std::time::Duration;
-
-async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..150 {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
+use fantoccini::Locator;
+use genai_testkit::browser::{Browser, wait_for};
 
 #[tokio::test]
 async fn the_docs_page_highlights_entities_at_their_spans_and_redacts() {
-    let Ok(driver) = std::env::var("CHROMEDRIVER") else {
-        eprintln!("SKIPPED: browser test (CHROMEDRIVER is not set)");
-        return;
-    };
-    let chrome = std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let Some(browser) = Browser::start("browser test", "1100,1000").await else { return };
+    let client = &browser.client;
     let app = TestApp::start(Extractor::new(small_limits(), None)).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut chromedriver = std::process::Command::new(&driver)
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("CHROMEDRIVER={driver} is set but cannot start: {e}"));
-    let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({"binary": chrome, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--no-first-run", "--window-size=1100,1000", format!("--user-data-dir={}", profile.path().display())]}),
-    );
-    let webdriver = format!("http://127.0.0.1:{port}");
-    let client = wait_for("chromedriver", || {
-        let (caps, webdriver) = (caps.clone(), webdriver.clone());
-        async move {
-            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps)
-                .connect(&webdriver)
-                .await
-                .ok()
-        }
-    })
-    .await;
 
     client.goto(&format!("{}/", app.url)).await.unwrap();
     // The schema list comes from the API; wait for it before extracting.
@@ -93,7 +48,5 @@ async fn the_docs_page_highlights_entities_at_their_spans_and_redacts() {
     .await;
     assert!(!redacted.contains("laura.perez@example.es"), "{redacted}");
 
-    client.close().await.unwrap();
-    let _ = chromedriver.kill();
-    let _ = chromedriver.wait();
+    browser.close().await;
 }

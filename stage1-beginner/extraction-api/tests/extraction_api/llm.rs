@@ -26,7 +26,7 @@ async fn invented_values_are_dropped_and_kept_ones_get_spans() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["engine"], "llm");
     assert_eq!(body["data"]["participants"], json!(["Jana Nováková", "tom berg"]));
-    insta::assert_json_snapshot!("llm_meeting", crate::sorted(body), {".guard.score" => "[score]", ".usage.cost_usd" => "[cost]"});
+    insta::assert_json_snapshot!("llm_meeting", extraction_api::model::canonical(body), {".guard.score" => "[score]", ".usage.cost_usd" => "[cost]"});
     // The prompt carries the schema and treats the text as data.
     let sent = &mock.requests_to(CHAT)[0].body;
     assert_eq!(sent["messages"][1]["content"], TEXT);

@@ -53,18 +53,3 @@ impl TestApp {
 pub fn small_limits() -> Config {
     Config { max_body_bytes: 4_096, max_text_chars: 1_000, ..Config::default() }
 }
-
-/// `v` with object keys sorted at every level: snapshots must not depend on whether another
-/// crate in the build turned on serde_json's `preserve_order`.
-pub fn sorted(v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
-    }
-}
