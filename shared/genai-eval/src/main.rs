@@ -16,6 +16,33 @@ struct Cli {
 enum Command {
     /// Index a BEIR dataset and score dense, BM25 or hybrid retrieval (nDCG@10, recall, MRR, MAP, latency).
     Retrieval(RetrievalArgs),
+    /// Copy an embedded index into a Qdrant server collection, then check counts and a sample of
+    /// searches on both. Re-running resumes (writes are upserts by id).
+    Migrate(MigrateArgs),
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// Folder of the embedded index to copy (it holds index.json).
+    #[arg(long)]
+    from: PathBuf,
+    /// Qdrant gRPC URL(s), comma-separated for several nodes of one cluster.
+    #[arg(long, env = "QDRANT_URL")]
+    to: String,
+    /// Target collection (created with the source's embedder and BM25 average length).
+    #[arg(long, default_value = "chunks")]
+    collection: String,
+    /// API key for the server.
+    #[arg(long, env = "QDRANT_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Shards and replication factor of a new collection (cluster only; server defaults otherwise).
+    #[arg(long)]
+    shards: Option<u32>,
+    #[arg(long)]
+    replication_factor: Option<u32>,
+    /// Tiered tenancy (shared shard key plus dedicated shards for promoted tenants; cluster mode).
+    #[arg(long)]
+    tiered: bool,
 }
 
 #[derive(clap::Args)]
@@ -72,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
     genai_telemetry::init(genai_telemetry::LogFormat::from_env());
     match Cli::parse().command {
         Command::Retrieval(args) => retrieval(args).await,
+        Command::Migrate(args) => migrate(args).await,
     }
 }
 
@@ -108,5 +136,54 @@ async fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
         }
         eprintln!("PASS: nDCG@{} = {:.4} >= {min}", report.k, report.at_k.ndcg);
     }
+    Ok(())
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use genai_retrieval::{EmbeddedConfig, EmbeddedIndex, Index, ServerConfig, ServerIndex, ServerLayout, Tenancy};
+    let source = EmbeddedIndex::open_existing(&args.from, EmbeddedConfig::default())
+        .with_context(|| format!("opening the embedded index in {}", args.from.display()))?;
+    let info = source.info().clone();
+    let mut bm25 = genai_retrieval::Bm25Params::default();
+    if let Some(avg) = source.bm25_avg_len()? {
+        bm25.avg_len = avg;
+    }
+    let config = ServerConfig {
+        urls: genai_retrieval::split_urls(&args.to),
+        collection: args.collection.clone(),
+        api_key: args.api_key.filter(|k| !k.is_empty()),
+        bm25,
+        layout: ServerLayout {
+            shards: args.shards,
+            replication_factor: args.replication_factor,
+            tenancy: if args.tiered { Tenancy::Tiered } else { Tenancy::Payload },
+            ..ServerLayout::default()
+        },
+        ..ServerConfig::default()
+    };
+    let target = ServerIndex::open(config, &info.model_id, info.dim)
+        .await
+        .with_context(|| format!("opening collection {} on {}", args.collection, args.to))?;
+    let total = source.count(None).await?;
+    let bar = indicatif::ProgressBar::new(total);
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("copying [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")?
+            .progress_chars("=> "),
+    );
+    let report = genai_retrieval::migrate(&source, &target, |n| bar.set_position(n)).await?;
+    bar.finish_and_clear();
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    anyhow::ensure!(
+        report.is_consistent(),
+        "the copy does not match the source (counts {} → {}, self-hit {:.3})",
+        report.source_count,
+        report.target_count,
+        report.dense_self_hit
+    );
+    eprintln!("migrated {} chunks in {:.1} s; counts match", report.copied, report.seconds);
     Ok(())
 }

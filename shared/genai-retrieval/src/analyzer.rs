@@ -39,9 +39,11 @@ pub fn terms(text: &str) -> Vec<String> {
 /// BM25 parameters for the sparse vectors of the server backend (the server applies IDF).
 /// Defaults: k1 = 1.2, b = 0.75 (Lucene's and tantivy's), average length 200 terms.
 ///
-/// Production note: the average document length is configured, not measured from the
-/// collection as tantivy does, so server BM25 scores differ slightly from embedded ones when a
-/// corpus's real average is far from it; set it from the corpus for best ranking.
+/// Production note: a sparse vector's weights are fixed when it is written, so the average
+/// length is a parameter of the collection (stored in its metadata), not measured live as
+/// tantivy does. With `avg_len` set to the corpus's real average (`EmbeddedIndex::bm25_avg_len`,
+/// or `genai-eval migrate`, which copies it), server and embedded BM25 scores agree to float
+/// rounding; far from it, rankings drift slightly as the corpus grows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bm25Params {
     pub k1: f32,
@@ -58,18 +60,27 @@ impl Default for Bm25Params {
 /// A sparse vector: sorted, unique term ids with their weights.
 pub type Sparse = (Vec<u32>, Vec<f32>);
 
+// ANCHOR: bm25_document
 /// The document side of BM25 as a sparse vector: per term, `tf·(k1+1) / (tf + k1·(1−b+b·len/avg))`.
 /// Multiplied by the server's IDF for each query term, the dot product with a query of weight-1
-/// terms is the BM25 score.
+/// terms is the BM25 score. `len` is quantised to one byte exactly as tantivy (and Lucene)
+/// store field lengths, so the two backends compute the same number.
 pub fn bm25_document(text: &str, p: Bm25Params) -> Sparse {
     let terms = terms(text);
-    let len = terms.len() as f32;
+    let len = quantised_len(terms.len()) as f32;
     let mut tf: std::collections::BTreeMap<u32, f32> = std::collections::BTreeMap::new();
     for t in &terms {
         *tf.entry(term_id(t)).or_default() += 1.0;
     }
     let norm = p.k1 * (1.0 - p.b + p.b * len / p.avg_len);
     tf.into_iter().map(|(id, f)| (id, f * (p.k1 + 1.0) / (f + norm))).unzip()
+}
+// ANCHOR_END: bm25_document
+
+/// A length as tantivy's one-byte field norm stores it (exact up to 40, then a log scale).
+fn quantised_len(len: usize) -> u32 {
+    use tantivy::fieldnorm::FieldNormReader;
+    FieldNormReader::id_to_fieldnorm(FieldNormReader::fieldnorm_to_id(len.min(u32::MAX as usize) as u32))
 }
 
 /// The query side: each distinct term with weight 1.

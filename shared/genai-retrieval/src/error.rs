@@ -30,12 +30,18 @@ pub enum IndexError {
     },
     #[error("keyword index failed")]
     Tantivy(#[from] tantivy::TantivyError),
-    #[error("Qdrant server at {url} failed")]
+    #[error("Qdrant server at {url}: {message}")]
     Server {
         url: String,
+        /// Whether to retry, fix the request, or fix the credentials.
+        failure: crate::ServerFailure,
+        /// What the server said.
+        message: String,
         #[source]
         source: Box<qdrant_client::QdrantError>,
     },
+    #[error("promoting tenant {tenant} to its own shard did not finish in {waited:?}; call again to keep waiting")]
+    PromotionTimeout { tenant: String, waited: std::time::Duration },
     #[error("stored point {id} has a malformed payload: {reason}")]
     CorruptPayload { id: u64, reason: String },
     #[error("index folder {path} is unusable")]
@@ -61,7 +67,9 @@ impl Classify for IndexError {
                 ErrorClass::InvalidInput
             }
             Self::Embed(e) => e.class(),
-            Self::Server { .. } => ErrorClass::Retryable,
+            Self::Server { failure: crate::ServerFailure::Unavailable, .. } | Self::PromotionTimeout { .. } => {
+                ErrorClass::Retryable
+            }
             _ => ErrorClass::Permanent,
         }
     }

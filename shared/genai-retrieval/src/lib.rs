@@ -13,6 +13,7 @@ mod embedded;
 mod error;
 mod filter;
 mod fusion;
+mod migrate;
 mod record;
 mod retriever;
 mod server;
@@ -22,9 +23,10 @@ pub use embedded::{EmbeddedConfig, EmbeddedIndex};
 pub use error::IndexError;
 pub use filter::{Condition, Field, Filter};
 pub use fusion::{Fusion, rrf};
+pub use migrate::{MigrationReport, migrate};
 pub use record::{Hit, Record, ScoredId};
 pub use retriever::{Retriever, SearchMode, SearchRequest};
-pub use server::{ServerConfig, ServerIndex};
+pub use server::{ServerConfig, ServerFailure, ServerIndex, ServerLayout, Tenancy, split_urls};
 
 use async_trait::async_trait;
 use genai_core::ChunkId;
@@ -73,8 +75,40 @@ pub trait Index: Send + Sync + std::fmt::Debug {
         let _ = terms;
         Ok(None)
     }
+
+    /// A page of stored records with their vectors, in id order, starting at `from` (inclusive;
+    /// `None` for the start); `next` is where the following page starts. For copying an index
+    /// to another backend (`genai-eval migrate`).
+    async fn export(&self, from: Option<ChunkId>, limit: usize) -> Result<ExportPage, IndexError>;
+
+    /// Gives a tenant capacity of its own where the backend can (a dedicated shard on a Qdrant
+    /// cluster with the tiered layout, ADR 0012) and says where its chunks now live. Searches
+    /// and writes need no change: a filter that pins the tenant is routed to its shard. Backends
+    /// with a single partition answer [`TenantPlacement::Shared`].
+    async fn dedicate_tenant(&self, tenant: &str) -> Result<TenantPlacement, IndexError> {
+        let _ = tenant;
+        Ok(TenantPlacement::Shared)
+    }
 }
 // ANCHOR_END: index_trait
+
+/// One page of [`Index::export`].
+#[derive(Debug, Clone, Default)]
+pub struct ExportPage {
+    pub records: Vec<Record>,
+    /// The id the next page starts at; `None` after the last page.
+    pub next: Option<ChunkId>,
+}
+
+/// Where a tenant's chunks are stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "placement")]
+pub enum TenantPlacement {
+    /// With other tenants, separated by the tenant payload index and filter.
+    Shared,
+    /// In shards of its own (the shard key is the tenant id).
+    Dedicated { shard_key: String },
+}
 
 /// Document frequencies in the keyword index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -143,11 +143,12 @@ impl Retriever {
         let needs_vector = IndexError::InvalidRequest { reason: "dense and hybrid search need a query vector" };
         let (ranked, dense_scores, keyword_scores) = match req.mode {
             SearchMode::Dense => {
-                let d = self.index.dense(vector.ok_or(needs_vector)?, req.k, filter).await?;
+                let d = self.index.dense(vector.ok_or(needs_vector)?, req.k + TIE_SLACK, filter).await?;
+                let d = top(stable_order(d), req.k);
                 (d.clone(), d, Vec::new())
             }
             SearchMode::Keyword => {
-                let k = self.index.keyword(&req.query, req.k, filter).await?;
+                let k = top(stable_order(self.index.keyword(&req.query, req.k + TIE_SLACK, filter).await?), req.k);
                 (k.clone(), Vec::new(), k)
             }
             SearchMode::Hybrid => {
@@ -155,6 +156,7 @@ impl Retriever {
                 let vector = vector.ok_or(needs_vector)?;
                 let (dense, keyword) =
                     tokio::try_join!(self.index.dense(vector, n, filter), self.index.keyword(&req.query, n, filter))?;
+                let (dense, keyword) = (stable_order(dense), stable_order(keyword));
                 let fused = rrf(
                     &[(&dense, req.fusion.dense_weight), (&keyword, req.fusion.keyword_weight)],
                     req.fusion.k,
@@ -177,4 +179,22 @@ impl Retriever {
         }
         Ok(hits)
     }
+}
+
+/// Extra results asked of a backend beyond `k`, so that which of several equal-score chunks
+/// make the cut is decided here (by id), not by the backend's internal order.
+const TIE_SLACK: usize = 8;
+
+fn top(mut hits: Vec<crate::ScoredId>, k: usize) -> Vec<crate::ScoredId> {
+    hits.truncate(k);
+    hits
+}
+
+/// Orders a leg best first with ties broken by id, so both backends (and every run) rank equal
+/// scores the same way. Scores equal to about 3e-5 relative count as tied: the engines sum the
+/// same terms in different orders, which moves the last bits.
+fn stable_order(mut hits: Vec<crate::ScoredId>) -> Vec<crate::ScoredId> {
+    let coarse = |s: f32| f32::from_bits(s.to_bits() & !0xFF);
+    hits.sort_by(|a, b| coarse(b.score).total_cmp(&coarse(a.score)).then(a.id.cmp(&b.id)));
+    hits
 }

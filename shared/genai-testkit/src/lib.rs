@@ -10,6 +10,7 @@
 
 pub mod browser;
 mod chat;
+pub mod qdrant;
 mod scripted;
 
 pub use chat::ordering_error;

@@ -24,6 +24,9 @@ use std::path::Path;
 /// A stored payload as JSON.
 pub(crate) type Payload = Map<String, Value>;
 
+/// Points with their vectors and payloads, and where the next page starts.
+pub(crate) type ExportedPage = (Vec<(ChunkId, Vec<f32>, Payload)>, Option<ChunkId>);
+
 const VECTOR: &str = "dense";
 /// Points per `update()` call: one WAL record each, kept well under the 32 MiB WAL segment.
 const UPSERT_BATCH: usize = 1_000;
@@ -149,6 +152,36 @@ impl Dense {
     pub fn count(&self, filter: Option<&Filter>) -> Result<u64, IndexError> {
         let request = CountRequest { filter: filter.map(qdrant_filter).transpose()?, exact: true };
         Ok(self.shard().count(request).map_err(IndexError::qdrant)? as u64)
+    }
+
+    /// A page of points with vectors and payloads, from `from` (inclusive), and the next start.
+    pub fn export(&self, from: Option<ChunkId>, limit: usize) -> Result<ExportedPage, IndexError> {
+        let request = ScrollRequest {
+            offset: from.map(|id| PointId::NumId(id.get())),
+            limit: Some(limit),
+            filter: None,
+            with_payload: Some(WithPayloadInterface::Bool(true)),
+            with_vector: WithVector::Bool(true),
+            order_by: None,
+        };
+        let (records, next) = self.shard().scroll(request).map_err(IndexError::qdrant)?;
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let id = chunk_id(r.id)?;
+            let vector = r
+                .vector
+                .and_then(|v| match v {
+                    qdrant_edge::VectorStructInternal::Named(mut named) => named.remove(VECTOR),
+                    _ => None,
+                })
+                .and_then(|v| match v {
+                    VectorInternal::Dense(d) => Some(d),
+                    _ => None,
+                })
+                .ok_or_else(|| IndexError::CorruptPayload { id: id.get(), reason: "no dense vector".into() })?;
+            out.push((id, vector, r.payload.map(|p| p.0.into_iter().collect()).unwrap_or_default()));
+        }
+        Ok((out, next.map(chunk_id).transpose()?))
     }
 
     /// Every stored id, in pages (used by recovery).

@@ -194,6 +194,18 @@ impl Keyword {
         Ok(crate::TermStats { docs: searcher.num_docs(), df })
     }
 
+    /// Average analysed length, as tantivy's BM25 computes it: all tokens over all documents
+    /// (deleted ones included until their segment is merged).
+    pub fn avg_len(&self) -> Result<Option<f32>, IndexError> {
+        let searcher = self.reader.searcher();
+        let (mut tokens, mut docs) = (0u64, 0u64);
+        for segment in searcher.segment_readers() {
+            tokens += segment.inverted_index(self.f.body)?.total_num_tokens();
+            docs += u64::from(segment.max_doc());
+        }
+        Ok((docs > 0).then(|| tokens as f32 / docs as f32))
+    }
+
     /// Every live id (used by recovery).
     pub fn all_ids(&self) -> Result<Vec<ChunkId>, IndexError> {
         let searcher = self.reader.searcher();

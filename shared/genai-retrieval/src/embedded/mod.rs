@@ -123,6 +123,21 @@ impl EmbeddedIndex {
         Ok(index)
     }
 
+    /// Opens an existing index with the embedder recorded in it (to copy or inspect it).
+    pub fn open_existing(dir: &Path, config: EmbeddedConfig) -> Result<Self, IndexError> {
+        let path = dir.join(META);
+        let bytes = std::fs::read(&path).map_err(|source| IndexError::Io { path: path.clone(), source })?;
+        let meta: Meta = serde_json::from_slice(&bytes)
+            .map_err(|e| IndexError::CorruptPayload { id: 0, reason: format!("index.json: {e}") })?;
+        Self::open(dir, &meta.model_id, meta.dim, config)
+    }
+
+    /// The keyword index's average analysed length per chunk, the `avg_len` a server collection
+    /// needs for BM25 scores identical to this index's (`None` when empty).
+    pub fn bm25_avg_len(&self) -> Result<Option<f32>, IndexError> {
+        self.inner.keyword.avg_len()
+    }
+
     /// Bytes on disk under the index folder (apparent file sizes).
     pub fn disk_usage(&self) -> u64 {
         dir_size(&self.inner.dir)
@@ -276,6 +291,20 @@ impl Index for EmbeddedIndex {
     async fn term_stats(&self, terms: &[String]) -> Result<Option<crate::TermStats>, IndexError> {
         let terms = terms.to_vec();
         self.blocking(move |inner| inner.keyword.term_stats(&terms).map(Some)).await
+    }
+
+    async fn export(&self, from: Option<ChunkId>, limit: usize) -> Result<crate::ExportPage, IndexError> {
+        let limit = limit.clamp(1, 10_000);
+        self.blocking(move |inner| {
+            let (points, next) = inner.dense.export(from, limit)?;
+            let mut records = Vec::with_capacity(points.len());
+            for (id, vector, payload) in points {
+                let hit = record::from_payload(id.get(), 0.0, &payload)?;
+                records.push(Record { chunk: hit.chunk, vector, tenant: hit.tenant, attrs: hit.attrs });
+            }
+            Ok(crate::ExportPage { records, next })
+        })
+        .await
     }
 
     async fn optimize(&self) -> Result<(), IndexError> {

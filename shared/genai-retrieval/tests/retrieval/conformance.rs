@@ -76,6 +76,7 @@ pub async fn suite(index: Arc<dyn Index>) {
     assert!(matches!(Retriever::new(other, index.clone()), Err(IndexError::EmbedderMismatch { .. })));
 
     filters_never_widen(&*index, &records).await;
+    export_round_trips(&*index, &records, &changed).await;
 
     // Delete by filter removes exactly the matching chunks from both legs.
     let globex = Filter::tenant("globex");
@@ -140,5 +141,30 @@ async fn filters_never_widen(index: &dyn Index, records: &[genai_retrieval::Reco
             index.keyword("notes", 1000, Some(&f)).await.unwrap().iter().map(|h| h.id.get()).collect();
         assert_eq!(kw, with_term, "keyword with {f:?}");
         assert_eq!(index.count(Some(&f)).await.unwrap(), expected.len() as u64, "count with {f:?}");
+    }
+}
+
+/// Paging through `export` yields every record once, with its chunk, tenant, attributes and
+/// vector (unit length, as cosine collections store them).
+async fn export_round_trips(index: &dyn Index, records: &[genai_retrieval::Record], changed: &genai_retrieval::Record) {
+    let mut seen = std::collections::HashMap::new();
+    let mut from = None;
+    loop {
+        let page = index.export(from, 7).await.unwrap();
+        assert!(page.records.len() <= 7);
+        for r in page.records {
+            assert!(seen.insert(r.chunk.id, r).is_none(), "a record exported twice");
+        }
+        match page.next {
+            Some(n) => from = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), records.len());
+    for want in records.iter().skip(1).chain([changed]) {
+        let got = &seen[&want.chunk.id];
+        assert_eq!((&got.chunk, &got.tenant, &got.attrs), (&want.chunk, &want.tenant, &want.attrs));
+        let norm = want.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!(got.vector.iter().zip(&want.vector).all(|(a, b)| (a - b / norm).abs() < 1e-5), "vector round-trips");
     }
 }

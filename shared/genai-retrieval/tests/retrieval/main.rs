@@ -2,6 +2,7 @@
 //! one always, the Qdrant server one when `QDRANT_URL` is set), plus persistence, crash safety
 //! and disk growth of the embedded backend.
 
+mod cluster;
 mod conformance;
 mod crash;
 mod embedded;
@@ -54,4 +55,68 @@ pub fn corpus() -> Vec<Record> {
 
 pub fn embedder() -> std::sync::Arc<dyn Embedder> {
     std::sync::Arc::new(HashingEmbedder::default())
+}
+
+/// A larger corpus of varied lengths (10–150 words from a Zipf-like vocabulary, so term
+/// frequencies and length normalisation matter), three tenants, hashing-embedder vectors;
+/// deterministic for a seed. Used to compare backends score for score.
+pub fn text_corpus(n: usize, seed: u64) -> Vec<Record> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let e = HashingEmbedder::default();
+    let vocab = vocabulary();
+    (0..n)
+        .map(|i| {
+            let len = rng.random_range(10..150);
+            let words: Vec<&str> = (0..len).map(|_| vocab[zipf(&mut rng, vocab.len())]).collect();
+            let text = words.join(" ");
+            let doc_id = DocId::from_content(format!("text-{seed}-{}", i / 4).as_bytes());
+            let chunk = Chunk {
+                id: ChunkId::derive(&doc_id, "text", i % 4),
+                doc_id,
+                source: format!("file{}.txt", i / 4),
+                ordinal: (i % 4) as u32,
+                pages: PageRange::single(1 + (i % 4) as u32),
+                char_span: 0..text.chars().count(),
+                token_count: len as u32,
+                text,
+            };
+            let vector = e.embed_one(&chunk.text);
+            let tenant = ["acme", "globex", "initech"][i % 3].to_owned();
+            Record { chunk, vector, tenant: Some(tenant), attrs: BTreeMap::new() }
+        })
+        .collect()
+}
+
+/// Queries of 1–4 words from the same vocabulary.
+pub fn text_queries(n: usize, seed: u64) -> Vec<String> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x9e37);
+    let vocab = vocabulary();
+    (0..n)
+        .map(|_| {
+            let len = rng.random_range(1..5);
+            (0..len).map(|_| vocab[zipf(&mut rng, vocab.len())]).collect::<Vec<_>>().join(" ")
+        })
+        .collect()
+}
+
+/// Rank drawn from a roughly 1/r law: small ranks are common, the tail is long.
+fn zipf(rng: &mut impl rand::Rng, n: usize) -> usize {
+    let u: f64 = rng.random();
+    (((n as f64).powf(u) - 1.0) as usize).min(n - 1)
+}
+
+fn vocabulary() -> Vec<&'static str> {
+    "pump valve seal bearing motor coolant pressure flow sensor alarm shaft gasket leak torque \
+     inspection repair schedule lubrication vibration thermal corrosion weld pipe flange filter \
+     budget invoice quarter revenue forecast payroll audit contract vendor supplier purchase order \
+     safety training incident hazard permit lockout ladder helmet glove evacuation drill report \
+     server network latency cache database index query replica shard backup restore snapshot \
+     patient dose clinical trial protein cell gene receptor enzyme tissue blood marker therapy \
+     river bridge road tunnel rail station harbour airport cargo freight container terminal crane \
+     zeolite quasar fjord ocelot basalt mistral kelp lichen tundra obsidian cobalt sirocco marimba \
+     gannet dolmen yarrow ibex quartz nebula sorrel walrus umbra vellum xylem"
+        .split_whitespace()
+        .collect()
 }
