@@ -142,6 +142,11 @@ impl QdrantNode {
         }
     }
 
+    /// The process id while running (to read its memory from /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
