@@ -4,10 +4,14 @@
 //! - [`metrics`] computes nDCG@k with graded gains, recall@k, MRR@k and MAP@k exactly as
 //!   trec_eval/pytrec_eval do, so numbers compare with published ones.
 //! - [`squad`] reads SQuAD v1.1 and scores answers with its official EM/F1, plus containment.
-//! - [`retrieval`] indexes a BEIR corpus with a chosen embedder and search mode, runs every test
-//!   query, and reports quality and latency.
+//! - [`retrieval`] indexes a BEIR corpus (or HotpotQA's pooled paragraphs, [`hotpot`]) with a
+//!   chosen embedder, search mode and reranker, runs every judged query, and reports quality
+//!   with 95% intervals ([`stats`]) and latency.
 
 pub mod beir;
+pub mod compare;
+pub mod hotpot;
 pub mod metrics;
 pub mod retrieval;
 pub mod squad;
+pub mod stats;

@@ -1,9 +1,12 @@
 //! `genai-eval`: evaluation commands. See `genai-eval --help`.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use genai_eval::retrieval::{RetrievalEval, RetrievalReport, default_workdir};
-use genai_retrieval::{Fusion, SearchMode};
+use genai_eval::retrieval::{RetrievalEval, RetrievalReport, Source, default_workdir};
+use genai_retrieval::rerank::LearnedReranker;
+use genai_retrieval::{Fusion, Reranking, SearchMode};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "genai-eval", version, about = "Evaluate the retrieval core (and milestones) on external datasets.")]
@@ -14,8 +17,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Index a BEIR dataset and score dense, BM25 or hybrid retrieval (nDCG@10, recall, MRR, MAP, latency).
+    /// Index a BEIR dataset (or HotpotQA) and score dense, BM25 or hybrid retrieval, optionally
+    /// reranked: nDCG@10 with a 95% interval, recall@2/5/10/100, MRR, latency.
     Retrieval(RetrievalArgs),
+    /// Fit the learned reranker on a dataset's judged queries (a BEIR train split) and write the
+    /// model file; deterministic, so the bundled model is reproduced byte for byte.
+    TrainReranker(TrainArgs),
+    /// Compare two reports of the same questions (`--out` of `retrieval`, or any report with a
+    /// `per_query` map): per metric, the paired difference with its 95% interval and p-value.
+    Compare(CompareArgs),
     /// Copy an embedded index into a Qdrant server collection, then check counts and a sample of
     /// searches on both. Re-running resumes (writes are upserts by id).
     Migrate(MigrateArgs),
@@ -45,11 +55,16 @@ struct MigrateArgs {
     tiered: bool,
 }
 
+/// Which data, embedder and retrieval mode (shared by `retrieval` and `train-reranker`).
 #[derive(clap::Args)]
-struct RetrievalArgs {
+struct DataArgs {
     /// BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).
+    #[arg(long, required_unless_present = "hotpot", conflicts_with = "hotpot")]
+    beir: Option<PathBuf>,
+    /// A HotpotQA JSON file, read as a retrieval set (pooled paragraphs, gold titles judged).
     #[arg(long)]
-    beir: PathBuf,
+    hotpot: Option<PathBuf>,
+    /// The BEIR split whose judged queries are run (`train` to fit a reranker).
     #[arg(long, default_value = "test")]
     split: String,
     /// dense, bm25 (keyword) or hybrid.
@@ -63,11 +78,10 @@ struct RetrievalArgs {
     /// Threads for MiniLM inference.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Keeps the index and the vector cache between runs.
-    #[arg(long)]
+    /// Keeps the index and the vector cache between runs (default: $GENAI_EVAL_DIR, then a
+    /// folder in the system's temp dir).
+    #[arg(long, env = "GENAI_EVAL_DIR")]
     workdir: Option<PathBuf>,
-    #[arg(long, default_value_t = 10)]
-    k: usize,
     /// Results per leg fed to fusion (hybrid).
     #[arg(long, default_value_t = 100)]
     candidates: usize,
@@ -77,15 +91,53 @@ struct RetrievalArgs {
     dense_weight: f32,
     #[arg(long, default_value_t = 1.0)]
     keyword_weight: f32,
-    /// Write the report as JSON here.
+    /// Keep documents whose id equals the query id (BEIR drops them by default).
+    #[arg(long)]
+    keep_identical_ids: bool,
+}
+
+#[derive(clap::Args)]
+struct RetrievalArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Rerank the top candidates: `bundled` (the learned model trained on SciFact) or a model
+    /// file written by `train-reranker`.
+    #[arg(long)]
+    rerank: Option<String>,
+    /// How many fused candidates the reranker sees.
+    #[arg(long, default_value_t = 50)]
+    rerank_top_n: usize,
+    /// Write the report (with per-query scores) as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Exit with status 2 when nDCG@k is below this (a CI gate).
     #[arg(long)]
     min_ndcg: Option<f64>,
-    /// Keep documents whose id equals the query id (BEIR drops them by default).
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Fused candidates per query to learn from (use the same value as `--rerank-top-n`).
+    #[arg(long, default_value_t = 50)]
+    top_n: usize,
+    /// Where to write the model.
     #[arg(long)]
-    keep_identical_ids: bool,
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// The baseline report.
+    a: PathBuf,
+    /// The report compared against it.
+    b: PathBuf,
+    /// Also write the comparison as JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -99,33 +151,59 @@ async fn main() -> anyhow::Result<()> {
     genai_telemetry::init(genai_telemetry::LogFormat::from_env());
     match Cli::parse().command {
         Command::Retrieval(args) => retrieval(args).await,
+        Command::TrainReranker(args) => train_reranker(args).await,
+        Command::Compare(args) => compare(args),
         Command::Migrate(args) => migrate(args).await,
     }
 }
 
+impl DataArgs {
+    fn eval(self, k: usize, rerank: Option<Reranking>) -> anyhow::Result<RetrievalEval> {
+        let spec = match self.embedder {
+            EmbedderArg::Hashing => genai_embed::EmbedderSpec::default(),
+            EmbedderArg::Minilm => {
+                genai_embed::EmbedderSpec::Minilm { dir: self.model_dir, threads: Some(self.threads) }
+            }
+        };
+        let source = match (self.beir, self.hotpot) {
+            (Some(dir), _) => Source::Beir { dir, split: self.split },
+            (None, Some(file)) => Source::Hotpot { file },
+            (None, None) => anyhow::bail!("give --beir <dir> or --hotpot <file>"),
+        };
+        Ok(RetrievalEval {
+            source,
+            mode: self.mode.parse::<SearchMode>()?,
+            embedder: genai_embed::build(&spec)?,
+            workdir: self.workdir.unwrap_or_else(default_workdir),
+            k,
+            candidates: self.candidates,
+            fusion: Fusion { k: self.rrf_k, dense_weight: self.dense_weight, keyword_weight: self.keyword_weight },
+            ignore_identical_ids: !self.keep_identical_ids,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            rerank,
+        })
+    }
+}
+
 async fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
-    let spec = match args.embedder {
-        EmbedderArg::Hashing => genai_embed::EmbedderSpec::default(),
-        EmbedderArg::Minilm => genai_embed::EmbedderSpec::Minilm { dir: args.model_dir, threads: Some(args.threads) },
-    };
-    let eval = RetrievalEval {
-        dataset: args.beir,
-        split: args.split,
-        mode: args.mode.parse::<SearchMode>()?,
-        embedder: genai_embed::build(&spec)?,
-        workdir: args.workdir.unwrap_or_else(default_workdir),
-        k: args.k,
-        candidates: args.candidates,
-        fusion: Fusion { k: args.rrf_k, dense_weight: args.dense_weight, keyword_weight: args.keyword_weight },
-        ignore_identical_ids: !args.keep_identical_ids,
-        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    };
-    let report = eval.run().await?;
+    let rerank = match args.rerank.as_deref() {
+        None | Some("none") => None,
+        Some("bundled") => Some(LearnedReranker::bundled()?),
+        Some(path) => Some(LearnedReranker::load(std::path::Path::new(path))?),
+    }
+    .map(|r| Reranking { top_n: args.rerank_top_n, ..Reranking::new(Arc::new(r)) });
+    let report = args.data.eval(args.k, rerank)?.run().await?;
     println!("{}\n{}", RetrievalReport::table_header(report.k), report.table_row());
     println!(
         "\n{} documents, {} queries; embedding {:.1} s, indexing {:.1} s, optimize {:.1} s",
         report.documents, report.queries, report.embed_seconds, report.index_seconds, report.optimize_seconds
     );
+    if let (Some(p50), Some(p95)) = (report.rerank_ms_p50, report.rerank_ms_p95) {
+        println!(
+            "reranking: p50 {p50:.2} ms, p95 {p95:.2} ms; fell back to the fused order {} times",
+            report.rerank_fallbacks
+        );
+    }
     if let Some(path) = args.out {
         std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
     }
@@ -135,6 +213,29 @@ async fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
             std::process::exit(2);
         }
         eprintln!("PASS: nDCG@{} = {:.4} >= {min}", report.k, report.at_k.ndcg);
+    }
+    Ok(())
+}
+
+async fn train_reranker(args: TrainArgs) -> anyhow::Result<()> {
+    let eval = args.data.eval(10, None)?;
+    let (set, about) = eval.training_set(args.top_n).await?;
+    let model = genai_retrieval::rerank::train(&set, Default::default(), &about)?;
+    std::fs::write(&args.out, model.to_bytes()?).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("trained on {about}; wrote {}", args.out.display());
+    Ok(())
+}
+
+fn compare(args: CompareArgs) -> anyhow::Result<()> {
+    let read = |p: &PathBuf| -> anyhow::Result<serde_json::Value> {
+        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", p.display()))
+    };
+    let (a, b) = (read(&args.a)?, read(&args.b)?);
+    let c = genai_eval::compare::compare(&args.a.display().to_string(), &a, &args.b.display().to_string(), &b)?;
+    print!("{}", c.table());
+    if let Some(out) = args.out {
+        std::fs::write(out, serde_json::to_vec_pretty(&c)?)?;
     }
     Ok(())
 }

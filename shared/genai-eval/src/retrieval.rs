@@ -1,21 +1,55 @@
-//! Retrieval evaluation on a BEIR dataset: index the corpus, run every judged query, score.
+//! Retrieval evaluation on a BEIR dataset (or HotpotQA read as one): index the corpus, run every
+//! judged query (optionally reranked), score with intervals, keep per-query scores.
 
 use crate::beir::{self, Dataset};
 use crate::metrics::{self, QueryScores};
+use crate::stats::{self, Interval};
 use genai_core::{Chunk, ChunkId, DocId, PageRange};
 use genai_embed::{CachedEmbedder, Embedder};
+use genai_retrieval::rerank::TrainingSet;
 use genai_retrieval::{EmbeddedConfig, EmbeddedIndex, Fusion, Index, Retriever, SearchMode, SearchRequest};
+use genai_retrieval::{RerankContext, RerankOutcome, Reranking};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Where the queries and judgments come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A BEIR folder and the split whose judged queries are run.
+    Beir { dir: PathBuf, split: String },
+    /// A HotpotQA JSON file read as a retrieval set ([`crate::hotpot`]).
+    Hotpot { file: PathBuf },
+}
+
+impl Source {
+    fn load(&self) -> anyhow::Result<(String, String, Dataset)> {
+        use anyhow::Context;
+        let stem = |p: &PathBuf| p.file_stem().map_or_else(|| "dataset".into(), |n| n.to_string_lossy().into_owned());
+        match self {
+            Self::Beir { dir, split } => {
+                let data =
+                    beir::load(dir, split).with_context(|| format!("loading BEIR data from {}", dir.display()))?;
+                let name = dir.file_name().map_or_else(|| "dataset".into(), |n| n.to_string_lossy().into_owned());
+                Ok((name, split.clone(), data))
+            }
+            Self::Hotpot { file } => {
+                let data =
+                    crate::hotpot::load(file).with_context(|| format!("loading HotpotQA from {}", file.display()))?;
+                Ok((stem(file), "questions".into(), data))
+            }
+        }
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct RetrievalEval {
-    pub dataset: PathBuf,
-    pub split: String,
+    pub source: Source,
     pub mode: SearchMode,
     pub embedder: Arc<dyn Embedder>,
     /// Holds the index and the vector cache between runs.
@@ -27,6 +61,31 @@ pub struct RetrievalEval {
     /// BEIR drops a retrieved document whose id equals the query id (its default).
     pub ignore_identical_ids: bool,
     pub progress: bool,
+    /// Rerank the top `top_n` of each result list.
+    pub rerank: Option<Reranking>,
+}
+
+/// One query's scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PerQuery {
+    pub ndcg: f64,
+    pub recall: f64,
+    pub mrr: f64,
+    pub recall_at_2: f64,
+    pub recall_at_5: f64,
+    /// At least one relevant document in the top k.
+    pub hit: f64,
+}
+
+/// Means with 95% bootstrap intervals over queries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Intervals {
+    pub ndcg: Interval,
+    pub recall: Interval,
+    pub mrr: Interval,
+    pub recall_at_2: Interval,
+    pub recall_at_5: Interval,
+    pub hit_rate: Interval,
 }
 
 /// What came out.
@@ -36,35 +95,47 @@ pub struct RetrievalReport {
     pub split: String,
     pub mode: SearchMode,
     pub embedder: String,
+    /// The reranker applied to the top candidates, if any.
+    pub reranker: Option<String>,
     pub documents: usize,
     pub queries: usize,
     pub k: usize,
     /// Means over queries at `k`.
     pub at_k: QueryScores,
+    pub intervals: Intervals,
     pub recall_at_100: f64,
     pub latency_ms_p50: f64,
     pub latency_ms_p95: f64,
+    /// Reranking time alone, and how often it fell back to the fused order.
+    pub rerank_ms_p50: Option<f64>,
+    pub rerank_ms_p95: Option<f64>,
+    pub rerank_fallbacks: usize,
     /// Seconds spent embedding the corpus (0 when served from the cache or an existing index).
     pub embed_seconds: f64,
     /// Seconds spent writing the index (durable), excluding embedding.
     pub index_seconds: f64,
     pub optimize_seconds: f64,
     pub fusion: Option<Fusion>,
+    /// Every query's scores, for paired comparisons (`genai-eval compare`).
+    pub per_query: BTreeMap<String, PerQuery>,
 }
 
 impl RetrievalReport {
     /// A Markdown table row; [`RetrievalReport::table_header`] gives the header.
     pub fn table_row(&self) -> String {
+        let i = &self.intervals;
         format!(
-            "| {} | {:?} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.1} | {:.1} |",
+            "| {} | {:?}{} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.1} | {:.1} |",
             self.dataset,
             self.mode,
+            self.reranker.as_ref().map_or(String::new(), |r| format!(" + {r}")),
             self.embedder,
-            self.at_k.ndcg,
+            i.ndcg,
+            i.recall_at_2.mean,
+            i.recall_at_5.mean,
             self.at_k.recall,
             self.recall_at_100,
             self.at_k.mrr,
-            self.at_k.map,
             self.latency_ms_p50,
             self.latency_ms_p95
         )
@@ -72,31 +143,23 @@ impl RetrievalReport {
 
     pub fn table_header(k: usize) -> String {
         format!(
-            "| dataset | mode | embedder | nDCG@{k} | recall@{k} | recall@100 | MRR@{k} | MAP@{k} | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|---|---|---|"
+            "| dataset | mode | embedder | nDCG@{k} [95% CI] | recall@2 | recall@5 | recall@{k} | recall@100 | MRR@{k} | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|---|---|---|---|"
         )
     }
 }
 
 impl RetrievalEval {
     pub async fn run(&self) -> anyhow::Result<RetrievalReport> {
-        use anyhow::Context;
-        let data = beir::load(&self.dataset, &self.split)
-            .with_context(|| format!("loading BEIR data from {}", self.dataset.display()))?;
-        anyhow::ensure!(!data.queries.is_empty(), "no queries of split {:?} have judgments", self.split);
-        let name = self.dataset.file_name().map_or_else(|| "dataset".into(), |n| n.to_string_lossy().into_owned());
-        let model = sanitize(self.embedder.model_id());
-        let embedder: Arc<dyn Embedder> =
-            Arc::new(CachedEmbedder::open(self.embedder.clone(), &self.workdir.join("vector-cache"))?);
-        let index_dir = self.workdir.join(format!("{name}-{model}"));
-        let index = EmbeddedIndex::open(&index_dir, embedder.model_id(), embedder.dim(), EmbeddedConfig::default())?;
-        let (embed_seconds, index_seconds, optimize_seconds) = self.ingest(&data, &embedder, &index).await?;
-        let retriever = Retriever::new(embedder, Arc::new(index))?;
+        let (name, split, data) = self.source.load()?;
+        anyhow::ensure!(!data.queries.is_empty(), "no queries of split {split:?} have judgments");
+        let (retriever, (embed_seconds, index_seconds, optimize_seconds)) = self.index(&name, &data).await?;
 
         let depth = 100usize.max(self.k) + usize::from(self.ignore_identical_ids);
         let bar = self.bar(data.queries.len() as u64, "querying");
+        let mut per_query = BTreeMap::new();
         let mut scores = Vec::new();
         let mut recall100 = Vec::new();
-        let mut latencies = Vec::new();
+        let (mut latencies, mut rerank_ms, mut fallbacks) = (Vec::new(), Vec::new(), 0);
         for q in &data.queries {
             let request = SearchRequest {
                 query: q.text.clone(),
@@ -107,36 +170,118 @@ impl RetrievalEval {
                 fusion: self.fusion,
             };
             let start = Instant::now();
-            let hits = retriever.search(&request).await?;
+            let sources: Vec<String> = match &self.rerank {
+                None => retriever.search(&request).await?.into_iter().map(|h| h.chunk.source).collect(),
+                Some(r) => {
+                    let (hits, outcome) = retriever.search_and_rerank(&request, r).await?;
+                    match outcome {
+                        RerankOutcome::Reranked { millis, .. } => rerank_ms.push(millis),
+                        RerankOutcome::Fallback { .. } => fallbacks += 1,
+                    }
+                    hits.into_iter().map(|h| h.hit.chunk.source).collect()
+                }
+            };
             latencies.push(start.elapsed().as_secs_f64() * 1e3);
-            let ranked: Vec<String> = hits
-                .into_iter()
-                .map(|h| h.chunk.source)
-                .filter(|d| !(self.ignore_identical_ids && *d == q.id))
-                .collect();
+            let ranked: Vec<String> =
+                sources.into_iter().filter(|d| !(self.ignore_identical_ids && *d == q.id)).collect();
             let judged = &data.qrels[&q.id];
-            scores.push(metrics::score(&ranked, judged, self.k));
+            let s = metrics::score(&ranked, judged, self.k);
+            scores.push(s);
             recall100.push(metrics::score(&ranked, judged, 100).recall);
+            per_query.insert(
+                q.id.clone(),
+                PerQuery {
+                    ndcg: s.ndcg,
+                    recall: s.recall,
+                    mrr: s.mrr,
+                    recall_at_2: metrics::score(&ranked, judged, 2).recall,
+                    recall_at_5: metrics::score(&ranked, judged, 5).recall,
+                    hit: f64::from(u8::from(s.recall > 0.0)),
+                },
+            );
             bar.inc(1);
         }
         bar.finish_and_clear();
+        let col =
+            |f: fn(&PerQuery) -> f64| stats::interval(&per_query.values().map(|p| Some(f(p))).collect::<Vec<_>>());
+        let intervals = Intervals {
+            ndcg: col(|p| p.ndcg),
+            recall: col(|p| p.recall),
+            mrr: col(|p| p.mrr),
+            recall_at_2: col(|p| p.recall_at_2),
+            recall_at_5: col(|p| p.recall_at_5),
+            hit_rate: col(|p| p.hit),
+        };
         Ok(RetrievalReport {
             dataset: name,
-            split: self.split.clone(),
+            split,
             mode: self.mode,
             embedder: self.embedder.model_id().to_owned(),
+            reranker: self.rerank.as_ref().map(|r| r.reranker.name().to_owned()),
             documents: data.corpus.len(),
             queries: data.queries.len(),
             k: self.k,
             at_k: metrics::mean(&scores),
+            intervals,
             recall_at_100: recall100.iter().sum::<f64>() / recall100.len() as f64,
             latency_ms_p50: metrics::percentile(&latencies, 50.0),
             latency_ms_p95: metrics::percentile(&latencies, 95.0),
+            rerank_ms_p50: (!rerank_ms.is_empty()).then(|| metrics::percentile(&rerank_ms, 50.0)),
+            rerank_ms_p95: (!rerank_ms.is_empty()).then(|| metrics::percentile(&rerank_ms, 95.0)),
+            rerank_fallbacks: fallbacks,
             embed_seconds,
             index_seconds,
             optimize_seconds,
             fusion: (self.mode == SearchMode::Hybrid).then_some(self.fusion),
+            per_query,
         })
+    }
+
+    /// The training set for a learned reranker: every judged query's top `top_n` fused
+    /// candidates with their relevance grades (unjudged = 0).
+    pub async fn training_set(&self, top_n: usize) -> anyhow::Result<(TrainingSet, String)> {
+        let (name, split, data) = self.source.load()?;
+        let (retriever, _) = self.index(&name, &data).await?;
+        let bar = self.bar(data.queries.len() as u64, "features");
+        let mut set = TrainingSet::default();
+        for q in &data.queries {
+            let request = SearchRequest {
+                query: q.text.clone(),
+                mode: self.mode,
+                k: top_n,
+                candidates: self.candidates.max(top_n),
+                filter: None,
+                fusion: self.fusion,
+            };
+            let hits = retriever.search(&request).await?;
+            let hits: Vec<_> =
+                hits.into_iter().filter(|h| !(self.ignore_identical_ids && h.chunk.source == q.id)).collect();
+            let judged = &data.qrels[&q.id];
+            let relevance = hits.iter().map(|h| judged.get(&h.chunk.source).copied().unwrap_or(0) as f32).collect();
+            let ctx =
+                RerankContext { term_stats: retriever.index().term_stats(&genai_retrieval::terms(&q.text)).await? };
+            set.push(&q.text, &hits, &ctx, relevance);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let about = format!(
+            "{name} {split} ({} queries, {:?} top {top_n}, {})",
+            data.queries.len(),
+            self.mode,
+            self.embedder.model_id()
+        );
+        Ok((set, about))
+    }
+
+    /// Opens (building if needed) the embedded index of this dataset and embedder.
+    async fn index(&self, name: &str, data: &Dataset) -> anyhow::Result<(Retriever, (f64, f64, f64))> {
+        let model = sanitize(self.embedder.model_id());
+        let embedder: Arc<dyn Embedder> =
+            Arc::new(CachedEmbedder::open(self.embedder.clone(), &self.workdir.join("vector-cache"))?);
+        let index_dir = self.workdir.join(format!("{name}-{model}"));
+        let index = EmbeddedIndex::open(&index_dir, embedder.model_id(), embedder.dim(), EmbeddedConfig::default())?;
+        let times = self.ingest(data, &embedder, &index).await?;
+        Ok((Retriever::new(embedder, Arc::new(index))?, times))
     }
 
     /// Indexes the corpus unless the index already holds it; returns (embed, index, optimize) seconds.

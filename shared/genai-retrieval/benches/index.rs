@@ -108,8 +108,9 @@ struct Row {
     /// (p50, p95) ms for dense, BM25, hybrid, hybrid + tenant filter.
     latency: Vec<(f64, f64)>,
     recall_at_10: f64,
-    /// Resident memory of the server process per stored chunk, bytes (server backends we started).
-    bytes_per_chunk: Option<f64>,
+    /// Resident and anonymous memory of the server process per stored chunk, bytes (server
+    /// backends this benchmark started).
+    bytes_per_chunk: Option<(f64, f64)>,
 }
 
 struct Workload {
@@ -190,7 +191,8 @@ impl Workload {
             latency.push(percentiles(ms));
         }
         let after = node.map(rss_bytes).transpose()?;
-        let bytes_per_chunk = before.zip(after).map(|(b, a)| (a.saturating_sub(b)) as f64 / self.total as f64);
+        let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / self.total as f64;
+        let bytes_per_chunk = before.zip(after).map(|(b, a)| (per(a.0, b.0), per(a.1, b.1)));
         Ok(Row {
             name: name.to_owned(),
             ingest_per_s: self.total as f64 / ingest_s,
@@ -202,16 +204,21 @@ impl Workload {
     }
 }
 
-/// Resident memory of a server process (anonymous + file-backed pages), from /proc.
-fn rss_bytes(node: &QdrantNode) -> anyhow::Result<u64> {
+/// Resident memory of a server process from /proc: (all resident pages, anonymous pages only).
+/// Anonymous memory is what the process holds in RAM by itself; file-backed pages (vectors and
+/// payloads kept on disk and memory-mapped) count in the first figure only while cached.
+fn rss_bytes(node: &QdrantNode) -> anyhow::Result<(u64, u64)> {
     let pid = node.pid().ok_or_else(|| anyhow::anyhow!("qdrant not running"))?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))?;
-    Ok(kb * 1024)
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .ok_or_else(|| anyhow::anyhow!("no {name} in /proc/{pid}/status"))
+    };
+    Ok((field("VmRSS:")?, field("RssAnon:")?))
 }
 
 async fn server(url: String, name: &str, quantization: bool, avg_len: f32) -> anyhow::Result<Arc<dyn Index>> {
@@ -275,12 +282,12 @@ async fn main() -> anyhow::Result<()> {
         rows.push(row);
     }
     println!(
-        "\n| backend | ingest chunks/s | index build s | dense p50/p95 ms | BM25 p50/p95 | hybrid p50/p95 | hybrid + tenant p50/p95 | dense recall@10 | server RSS bytes/chunk |"
+        "\n| backend | ingest chunks/s | index build s | dense p50/p95 ms | BM25 p50/p95 | hybrid p50/p95 | hybrid + tenant p50/p95 | dense recall@10 | server RSS / anonymous bytes per chunk |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let lat: Vec<String> = r.latency.iter().map(|(a, b)| format!("{a:.2} / {b:.2}")).collect();
-        let mem = r.bytes_per_chunk.map_or("—".into(), |b| format!("{b:.0}"));
+        let mem = r.bytes_per_chunk.map_or("—".into(), |(all, anon)| format!("{all:.0} / {anon:.0}"));
         println!(
             "| {} | {:.0} | {:.1} | {} | {:.3} | {mem} |",
             r.name,

@@ -15,6 +15,7 @@ mod filter;
 mod fusion;
 mod migrate;
 mod record;
+pub mod rerank;
 mod retriever;
 mod server;
 
@@ -25,6 +26,7 @@ pub use filter::{Condition, Field, Filter};
 pub use fusion::{Fusion, rrf};
 pub use migrate::{MigrationReport, migrate};
 pub use record::{Hit, Record, ScoredId};
+pub use rerank::{RerankContext, RerankOutcome, Reranked, Reranker, Reranking};
 pub use retriever::{Retriever, SearchMode, SearchRequest};
 pub use server::{ServerConfig, ServerFailure, ServerIndex, ServerLayout, Tenancy, split_urls};
 

@@ -1,6 +1,6 @@
 //! An embedder in front of an index: ingestion and the three search modes.
 
-use crate::{Filter, Fusion, Hit, Index, IndexError, Record, rrf};
+use crate::{Filter, Fusion, Hit, Index, IndexError, Record, RerankContext, RerankOutcome, Reranked, Reranking, rrf};
 use genai_core::Chunk;
 use genai_embed::Embedder;
 use serde::{Deserialize, Serialize};
@@ -125,6 +125,23 @@ impl Retriever {
         };
         self.search_with_vector(req, vector).await
     }
+
+    // ANCHOR: search_and_rerank
+    /// Searches for at least `reranking.top_n` candidates, reranks them (falling back to the
+    /// fused order when the reranker fails or is late), and returns the best `req.k`.
+    pub async fn search_and_rerank(
+        &self,
+        req: &SearchRequest,
+        reranking: &Reranking,
+    ) -> Result<(Vec<Reranked>, RerankOutcome), IndexError> {
+        let wide = SearchRequest { k: req.k.max(reranking.top_n).min(MAX_K), ..req.clone() };
+        let hits = self.search(&wide).await?;
+        let ctx = RerankContext { term_stats: self.index.term_stats(&crate::terms(&req.query)).await? };
+        let (mut out, outcome) = reranking.apply(&req.query, hits, &ctx).await;
+        out.truncate(req.k);
+        Ok((out, outcome))
+    }
+    // ANCHOR_END: search_and_rerank
 
     /// [`Retriever::search`] with the query already embedded (`None` for keyword mode); lets a
     /// caller embed once for several searches, and benchmarks time the index alone.

@@ -4,7 +4,7 @@
 //! tests of code above the HTTP layer; it records every request.
 //!
 //! [`MockOpenAi`] is a real HTTP server on a random loopback port that speaks the
-//! OpenAI-compatible API. Replies are scripted per route ([`Reply`]): normal answers, HTTP errors
+//! OpenAI-compatible API (and the `/rerank` API of Cohere, Jina and vLLM). Replies are scripted per route ([`Reply`]): normal answers, HTTP errors
 //! with `Retry-After`, delays past a client's timeout, malformed bodies. Every request is recorded
 //! so a test can assert exactly what was sent and how many attempts were made.
 
@@ -174,6 +174,7 @@ async fn respond(mut reply: Reply, path: &str, body: &Value, dim: usize) -> Resp
         }
         Reply::Sse { chunks, done } => chat::sse(chunks, done),
         Reply::Default if path.ends_with("/embeddings") => axum::Json(embeddings(body, dim)).into_response(),
+        Reply::Default if path.ends_with("/rerank") => axum::Json(rerank(body)).into_response(),
         Reply::Default if path.ends_with("/chat/completions") => {
             Box::pin(respond(chat::default_reply(body), path, body, dim)).await
         }
@@ -182,6 +183,27 @@ async fn respond(mut reply: Reply, path: &str, body: &Value, dim: usize) -> Resp
                 .into_response()
         }
     }
+}
+
+/// A stand-in cross-encoder in the Cohere/Jina `/rerank` shape: each document scores the share of
+/// the query's lower-cased words it contains. Results come best first (as real servers send
+/// them), each with its original `index`, so clients must map by index, not by position.
+fn rerank(body: &Value) -> Value {
+    let query: Vec<String> =
+        body["query"].as_str().unwrap_or_default().split_whitespace().map(str::to_lowercase).collect();
+    let docs: Vec<&str> = body["documents"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let mut results: Vec<(usize, f64)> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let words: Vec<String> = d.split_whitespace().map(str::to_lowercase).collect();
+            let hits = query.iter().filter(|q| words.contains(q)).count();
+            (i, hits as f64 / query.len().max(1) as f64)
+        })
+        .collect();
+    results.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let results: Vec<Value> = results.into_iter().map(|(i, s)| json!({"index": i, "relevance_score": s})).collect();
+    json!({"model": body["model"], "results": results})
 }
 
 /// Deterministic vectors: each input's bytes folded into `dim` buckets. Items are returned in

@@ -6,6 +6,7 @@ mod cluster;
 mod conformance;
 mod crash;
 mod embedded;
+mod rerank;
 mod server;
 
 use genai_core::{Chunk, ChunkId, DocId, PageRange};
