@@ -109,6 +109,21 @@ struct RetrievalArgs {
     /// How many fused candidates the reranker sees.
     #[arg(long, default_value_t = 50)]
     rerank_top_n: usize,
+    /// Pseudo-relevance feedback (RM3: 10 feedback documents, 10 terms, original weight 0.5)
+    /// on the keyword leg.
+    #[arg(long)]
+    prf: bool,
+    /// RM3: feedback documents, expansion terms, and the original query's share of the weight.
+    #[arg(long, default_value_t = 10)]
+    prf_docs: usize,
+    #[arg(long, default_value_t = 10)]
+    prf_terms: usize,
+    #[arg(long, default_value_t = 0.5)]
+    prf_original_weight: f32,
+    /// Rewrite queries with the configured model (OPENAI_BASE_URL / OPENAI_MODEL): `multi`
+    /// (3 alternative queries), `hyde` (a hypothetical passage) or `both`.
+    #[arg(long, value_enum)]
+    rewrite: Option<RewriteArg>,
     /// Write the report (with per-query scores) as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -138,6 +153,13 @@ struct CompareArgs {
     /// Also write the comparison as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RewriteArg {
+    Multi,
+    Hyde,
+    Both,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -181,6 +203,8 @@ impl DataArgs {
             ignore_identical_ids: !self.keep_identical_ids,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             rerank,
+            prf: None,
+            rewriter: None,
         })
     }
 }
@@ -192,7 +216,24 @@ async fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
         Some(path) => Some(LearnedReranker::load(std::path::Path::new(path))?),
     }
     .map(|r| Reranking { top_n: args.rerank_top_n, ..Reranking::new(Arc::new(r)) });
-    let report = args.data.eval(args.k, rerank)?.run().await?;
+    let mut eval = args.data.eval(args.k, rerank)?;
+    eval.prf = args.prf.then_some(genai_retrieval::rewrite::Prf {
+        feedback_docs: args.prf_docs,
+        expansion_terms: args.prf_terms,
+        original_weight: args.prf_original_weight,
+    });
+    if let Some(mode) = args.rewrite {
+        let model = genai_llm::from_env()?
+            .context("--rewrite needs a model: set OPENAI_BASE_URL (and OPENAI_API_KEY, OPENAI_MODEL)")?;
+        let mut rw = genai_retrieval::rewrite::LlmRewriter::new(Arc::new(model));
+        rw.mode = match mode {
+            RewriteArg::Multi => genai_retrieval::rewrite::RewriteMode::MultiQuery { n: 3 },
+            RewriteArg::Hyde => genai_retrieval::rewrite::RewriteMode::Hyde,
+            RewriteArg::Both => genai_retrieval::rewrite::RewriteMode::Both { n: 3 },
+        };
+        eval.rewriter = Some(rw);
+    }
+    let report = eval.run().await?;
     println!("{}\n{}", RetrievalReport::table_header(report.k), report.table_row());
     println!(
         "\n{} documents, {} queries; embedding {:.1} s, indexing {:.1} s, optimize {:.1} s",

@@ -7,6 +7,7 @@ use crate::stats::{self, Interval};
 use genai_core::{Chunk, ChunkId, DocId, PageRange};
 use genai_embed::{CachedEmbedder, Embedder};
 use genai_retrieval::rerank::TrainingSet;
+use genai_retrieval::rewrite::{LlmRewriter, Prf};
 use genai_retrieval::{EmbeddedConfig, EmbeddedIndex, Fusion, Index, Retriever, SearchMode, SearchRequest};
 use genai_retrieval::{RerankContext, RerankOutcome, Reranking};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -63,6 +64,10 @@ pub struct RetrievalEval {
     pub progress: bool,
     /// Rerank the top `top_n` of each result list.
     pub rerank: Option<Reranking>,
+    /// Pseudo-relevance feedback (RM3) on the keyword leg.
+    pub prf: Option<Prf>,
+    /// Rewrite each query with a model first (multi-query, HyDE).
+    pub rewriter: Option<LlmRewriter>,
 }
 
 /// One query's scores.
@@ -97,6 +102,8 @@ pub struct RetrievalReport {
     pub embedder: String,
     /// The reranker applied to the top candidates, if any.
     pub reranker: Option<String>,
+    /// Query rewriting: `rm3` and/or the model rewriter's mode.
+    pub rewriting: Vec<String>,
     pub documents: usize,
     pub queries: usize,
     pub k: usize,
@@ -125,9 +132,10 @@ impl RetrievalReport {
     pub fn table_row(&self) -> String {
         let i = &self.intervals;
         format!(
-            "| {} | {:?}{} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.1} | {:.1} |",
+            "| {} | {:?}{}{} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.1} | {:.1} |",
             self.dataset,
             self.mode,
+            self.rewriting.iter().map(|r| format!(" + {r}")).collect::<String>(),
             self.reranker.as_ref().map_or(String::new(), |r| format!(" + {r}")),
             self.embedder,
             i.ndcg,
@@ -168,12 +176,20 @@ impl RetrievalEval {
                 candidates: self.candidates.max(depth),
                 filter: None,
                 fusion: self.fusion,
+                prf: self.prf,
             };
             let start = Instant::now();
+            let hits = match &self.rewriter {
+                None => retriever.search(&request).await?,
+                Some(rw) => retriever.search_rewritten(&request, rw).await?.0,
+            };
             let sources: Vec<String> = match &self.rerank {
-                None => retriever.search(&request).await?.into_iter().map(|h| h.chunk.source).collect(),
+                None => hits.into_iter().map(|h| h.chunk.source).collect(),
                 Some(r) => {
-                    let (hits, outcome) = retriever.search_and_rerank(&request, r).await?;
+                    let ctx = RerankContext {
+                        term_stats: retriever.index().term_stats(&genai_retrieval::terms(&q.text)).await?,
+                    };
+                    let (hits, outcome) = r.apply(&q.text, hits, &ctx).await;
                     match outcome {
                         RerankOutcome::Reranked { millis, .. } => rerank_ms.push(millis),
                         RerankOutcome::Fallback { .. } => fallbacks += 1,
@@ -218,6 +234,12 @@ impl RetrievalEval {
             mode: self.mode,
             embedder: self.embedder.model_id().to_owned(),
             reranker: self.rerank.as_ref().map(|r| r.reranker.name().to_owned()),
+            rewriting: self
+                .prf
+                .map(|_| "rm3".to_owned())
+                .into_iter()
+                .chain(self.rewriter.as_ref().map(|r| format!("{:?}", r.mode)))
+                .collect(),
             documents: data.corpus.len(),
             queries: data.queries.len(),
             k: self.k,
@@ -252,6 +274,7 @@ impl RetrievalEval {
                 candidates: self.candidates.max(top_n),
                 filter: None,
                 fusion: self.fusion,
+                prf: self.prf,
             };
             let hits = retriever.search(&request).await?;
             let hits: Vec<_> =

@@ -89,6 +89,15 @@ pub fn bm25_query(text: &str) -> Sparse {
     ids.into_iter().map(|id| (id, 1.0)).unzip()
 }
 
+/// A query of already analysed terms with weights (the same term twice adds up).
+pub fn bm25_weighted_query(weighted: &[(String, f32)]) -> Sparse {
+    let mut by_id: std::collections::BTreeMap<u32, f32> = std::collections::BTreeMap::new();
+    for (t, w) in weighted {
+        *by_id.entry(term_id(t)).or_default() += w;
+    }
+    by_id.into_iter().unzip()
+}
+
 /// Stable 32-bit term id (FNV-1a); collisions merge two terms' weights, rare at 2^32.
 fn term_id(term: &str) -> u32 {
     term.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))

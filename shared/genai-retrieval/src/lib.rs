@@ -17,6 +17,7 @@ mod migrate;
 mod record;
 pub mod rerank;
 mod retriever;
+pub mod rewrite;
 mod server;
 
 pub use analyzer::{Bm25Params, bm25_document, bm25_query, terms};
@@ -64,6 +65,15 @@ pub trait Index: Send + Sync + std::fmt::Debug {
 
     /// Best chunks by BM25, best first.
     async fn keyword(&self, text: &str, limit: usize, filter: Option<&Filter>) -> Result<Vec<ScoredId>, IndexError>;
+
+    /// Best chunks by BM25 for already analysed terms (see [`terms`]), each term's score scaled
+    /// by its weight: what query expansion searches with.
+    async fn keyword_terms(
+        &self,
+        weighted: &[(String, f32)],
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<ScoredId>, IndexError>;
 
     /// The stored chunks for these ids, in the given order; unknown ids are skipped.
     async fn fetch(&self, ids: &[ChunkId]) -> Result<Vec<Hit>, IndexError>;

@@ -1,5 +1,6 @@
 //! An embedder in front of an index: ingestion and the three search modes.
 
+use crate::rewrite::{LlmRewriter, Prf, RewriteOutcome};
 use crate::{Filter, Fusion, Hit, Index, IndexError, Record, RerankContext, RerankOutcome, Reranked, Reranking, rrf};
 use genai_core::Chunk;
 use genai_embed::Embedder;
@@ -43,6 +44,8 @@ pub struct SearchRequest {
     pub candidates: usize,
     pub filter: Option<Filter>,
     pub fusion: Fusion,
+    /// Pseudo-relevance feedback on the keyword leg (keyword and hybrid modes).
+    pub prf: Option<Prf>,
 }
 
 impl Default for SearchRequest {
@@ -54,6 +57,7 @@ impl Default for SearchRequest {
             candidates: 100,
             filter: None,
             fusion: Fusion::default(),
+            prf: None,
         }
     }
 }
@@ -126,6 +130,67 @@ impl Retriever {
         self.search_with_vector(req, vector).await
     }
 
+    /// The keyword leg searched again with the query expanded from `first` (a first pass).
+    async fn expanded_keyword(
+        &self,
+        req: &SearchRequest,
+        prf: &Prf,
+        first: &[crate::ScoredId],
+        limit: usize,
+    ) -> Result<Vec<crate::ScoredId>, IndexError> {
+        let ids: Vec<_> = first.iter().take(prf.feedback_docs).map(|h| h.id).collect();
+        let mut feedback = self.index.fetch(&ids).await?;
+        for (hit, scored) in feedback.iter_mut().zip(first) {
+            hit.score = scored.score;
+        }
+        let stats = self.index.term_stats(&prf.candidate_terms(&feedback)).await?;
+        let weighted = prf.expand(&req.query, &feedback, stats.as_ref());
+        Ok(stable_order(self.index.keyword_terms(&weighted, limit, req.filter.as_ref()).await?))
+    }
+
+    // ANCHOR: search_rewritten
+    /// Asks `rewriter` for alternative queries and/or a hypothetical passage, searches each
+    /// alternative like the original and the passage with the dense leg, and fuses every list
+    /// with RRF. When the rewriter fails or is late, this is the original search.
+    pub async fn search_rewritten(
+        &self,
+        req: &SearchRequest,
+        rewriter: &LlmRewriter,
+    ) -> Result<(Vec<Hit>, RewriteOutcome), IndexError> {
+        let (rewrites, outcome) = rewriter.rewrite(&req.query).await;
+        let n = req.candidates.max(req.k).min(MAX_K);
+        let mut requests = vec![SearchRequest { k: n, ..req.clone() }];
+        requests.extend(rewrites.queries.iter().map(|q| SearchRequest { query: q.clone(), k: n, ..req.clone() }));
+        let mut lists = Vec::new();
+        // The original query's leg scores stay on its hits (rerankers read them).
+        let mut legs = std::collections::HashMap::new();
+        for (i, r) in requests.iter().enumerate() {
+            let hits = self.search(r).await?;
+            lists.push(hits.iter().map(|h| crate::ScoredId { id: h.chunk.id, score: h.score }).collect::<Vec<_>>());
+            if i == 0 {
+                legs = hits.iter().map(|h| (h.chunk.id, (h.dense_score, h.keyword_score))).collect();
+            }
+        }
+        if let Some(passage) = &rewrites.hypothetical {
+            let vector = self.embedder.embed_query(passage).await?;
+            lists.push(stable_order(self.index.dense(vector, n, req.filter.as_ref()).await?));
+        }
+        if lists.len() == 1 {
+            let hits = self.search(req).await?;
+            return Ok((hits, outcome));
+        }
+        let weighted: Vec<(&[crate::ScoredId], f32)> = lists.iter().map(|l| (l.as_slice(), 1.0)).collect();
+        let fused = rrf(&weighted, req.fusion.k, req.k);
+        let scores: std::collections::HashMap<_, _> = fused.iter().map(|h| (h.id, h.score)).collect();
+        let mut hits = self.index.fetch(&fused.iter().map(|h| h.id).collect::<Vec<_>>()).await?;
+        for h in &mut hits {
+            h.score = scores.get(&h.chunk.id).copied().unwrap_or_default();
+            (h.dense_score, h.keyword_score) = legs.get(&h.chunk.id).copied().unwrap_or_default();
+        }
+        Ok((hits, outcome))
+    }
+    // ANCHOR_END: search_rewritten
+
     // ANCHOR: search_and_rerank
     /// Searches for at least `reranking.top_n` candidates, reranks them (falling back to the
     /// fused order when the reranker fails or is late), and returns the best `req.k`.
@@ -165,7 +230,11 @@ impl Retriever {
                 (d.clone(), d, Vec::new())
             }
             SearchMode::Keyword => {
-                let k = top(stable_order(self.index.keyword(&req.query, req.k + TIE_SLACK, filter).await?), req.k);
+                let mut k = stable_order(self.index.keyword(&req.query, req.k + TIE_SLACK, filter).await?);
+                if let Some(prf) = &req.prf {
+                    k = self.expanded_keyword(req, prf, &k, req.k + TIE_SLACK).await?;
+                }
+                let k = top(k, req.k);
                 (k.clone(), Vec::new(), k)
             }
             SearchMode::Hybrid => {
@@ -173,7 +242,15 @@ impl Retriever {
                 let vector = vector.ok_or(needs_vector)?;
                 let (dense, keyword) =
                     tokio::try_join!(self.index.dense(vector, n, filter), self.index.keyword(&req.query, n, filter))?;
-                let (dense, keyword) = (stable_order(dense), stable_order(keyword));
+                let (dense, mut keyword) = (stable_order(dense), stable_order(keyword));
+                if let Some(prf) = &req.prf {
+                    let first = rrf(
+                        &[(&dense, req.fusion.dense_weight), (&keyword, req.fusion.keyword_weight)],
+                        req.fusion.k,
+                        prf.feedback_docs,
+                    );
+                    keyword = self.expanded_keyword(req, prf, &first, n).await?;
+                }
                 let fused = rrf(
                     &[(&dense, req.fusion.dense_weight), (&keyword, req.fusion.keyword_weight)],
                     req.fusion.k,

@@ -31,6 +31,8 @@ fn eval(dir: &str, workdir: PathBuf, mode: SearchMode, embedder: Arc<dyn genai_e
         ignore_identical_ids: true,
         progress: false,
         rerank: None,
+        prf: None,
+        rewriter: None,
     }
 }
 

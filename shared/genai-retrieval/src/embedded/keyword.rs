@@ -12,7 +12,7 @@ use genai_core::ChunkId;
 use std::ops::Bound;
 use std::path::Path;
 use tantivy::collector::TopDocs;
-use tantivy::query::{AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
@@ -151,14 +151,26 @@ impl Keyword {
         let mut unique = terms(text);
         unique.sort();
         unique.dedup();
-        if unique.is_empty() || limit == 0 {
+        let weighted: Vec<(String, f32)> = unique.into_iter().map(|t| (t, 1.0)).collect();
+        self.search_terms(&weighted, limit, filter)
+    }
+
+    /// BM25 with a weight per (analysed) term: the score is `Σ weight · bm25(term)`.
+    pub fn search_terms(
+        &self,
+        weighted: &[(String, f32)],
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<ScoredId>, IndexError> {
+        if weighted.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let should: Vec<(Occur, Box<dyn Query>)> = unique
+        let should: Vec<(Occur, Box<dyn Query>)> = weighted
             .iter()
-            .map(|t| {
+            .map(|(t, w)| {
                 let q: Box<dyn Query> =
                     Box::new(TermQuery::new(Term::from_field_text(self.f.body, t), IndexRecordOption::WithFreqs));
+                let q: Box<dyn Query> = if *w == 1.0 { q } else { Box::new(BoostQuery::new(q, *w)) };
                 (Occur::Should, q)
             })
             .collect();

@@ -283,6 +283,19 @@ impl Index for EmbeddedIndex {
         self.blocking(move |inner| inner.keyword.search(&text, limit, filter.as_ref())).await
     }
 
+    async fn keyword_terms(
+        &self,
+        weighted: &[(String, f32)],
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<ScoredId>, IndexError> {
+        if !Filter::admits(filter)? {
+            return Ok(Vec::new());
+        }
+        let (weighted, filter) = (weighted.to_vec(), filter.cloned());
+        self.blocking(move |inner| inner.keyword.search_terms(&weighted, limit, filter.as_ref())).await
+    }
+
     async fn fetch(&self, ids: &[ChunkId]) -> Result<Vec<Hit>, IndexError> {
         let ids = ids.to_vec();
         self.blocking(move |inner| inner.fetch(&ids)).await

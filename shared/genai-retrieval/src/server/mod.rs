@@ -518,6 +518,22 @@ impl Index for ServerIndex {
         self.query(Query::new_nearest(VectorInput::new_sparse(idx, val)), SPARSE, limit, filter).await
     }
 
+    async fn keyword_terms(
+        &self,
+        weighted: &[(String, f32)],
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<ScoredId>, IndexError> {
+        if !Filter::admits(filter)? {
+            return Ok(Vec::new());
+        }
+        let (idx, val) = crate::analyzer::bm25_weighted_query(weighted);
+        if idx.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query(Query::new_nearest(VectorInput::new_sparse(idx, val)), SPARSE, limit, filter).await
+    }
+
     async fn fetch(&self, ids: &[ChunkId]) -> Result<Vec<Hit>, IndexError> {
         if ids.is_empty() {
             return Ok(Vec::new());

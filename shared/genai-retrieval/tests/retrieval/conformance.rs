@@ -41,6 +41,18 @@ pub async fn suite(index: Arc<dyn Index>) {
     assert_eq!(hits.len(), 5);
     assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
 
+    // Weighted terms (query expansion): weight 1 is plain BM25, weights scale scores.
+    let plain = index.keyword("notes pump", 10, None).await.unwrap();
+    let terms: Vec<(String, f32)> = genai_retrieval::terms("notes pump").into_iter().map(|t| (t, 1.0)).collect();
+    let same = index.keyword_terms(&terms, 10, None).await.unwrap();
+    assert_eq!(plain.iter().map(|h| h.id).collect::<Vec<_>>(), same.iter().map(|h| h.id).collect::<Vec<_>>());
+    let doubled: Vec<(String, f32)> = terms.iter().map(|(t, _)| (t.clone(), 2.0)).collect();
+    let twice = index.keyword_terms(&doubled, 10, None).await.unwrap();
+    for (a, b) in same.iter().zip(&twice) {
+        assert!((b.score - 2.0 * a.score).abs() <= 1e-3 * a.score.abs().max(1.0), "{} vs 2 × {}", b.score, a.score);
+    }
+    assert!(index.keyword_terms(&[], 10, None).await.unwrap().is_empty());
+
     // Filters: each kind, exact result sets, in both legs.
     let acme_eng_p3 = Filter {
         must: vec![

@@ -7,6 +7,7 @@ mod conformance;
 mod crash;
 mod embedded;
 mod rerank;
+mod rewrite;
 mod server;
 
 use genai_core::{Chunk, ChunkId, DocId, PageRange};
