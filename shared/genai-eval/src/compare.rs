@@ -39,6 +39,11 @@ pub enum CompareError {
     Disjoint,
 }
 
+/// Costs, latencies and refusal rates improve when they go down.
+fn lower_is_better(metric: &str) -> bool {
+    ["tokens", "latency", "cost", "refused", "_ms", "usd"].iter().any(|w| metric.contains(w))
+}
+
 /// Compares report `b` against report `a` (labels name them in the output).
 pub fn compare(a_label: &str, a: &Value, b_label: &str, b: &Value) -> Result<Comparison, CompareError> {
     let per = |v: &Value, label: &str| {
@@ -69,7 +74,7 @@ pub fn compare(a_label: &str, a: &Value, b_label: &str, b: &Value) -> Result<Com
             let xs: Vec<Option<f64>> = shared.iter().map(|q| value(&pa, q, name)).collect();
             let ys: Vec<Option<f64>> = shared.iter().map(|q| value(&pb, q, name)).collect();
             let paired = stats::paired(&xs, &ys);
-            let verdict = match (paired.significant(), paired.difference > 0.0) {
+            let verdict = match (paired.significant(), (paired.difference > 0.0) != lower_is_better(name)) {
                 (false, _) => "no significant difference",
                 (true, true) => "B is better",
                 (true, false) => "B is worse",

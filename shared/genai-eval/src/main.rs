@@ -142,6 +142,14 @@ struct TrainArgs {
     /// Where to write the model.
     #[arg(long)]
     out: PathBuf,
+    /// ndcg (LambdaMART, the default), pairwise, or pointwise (binary logistic).
+    #[arg(long, default_value = "ndcg")]
+    objective: String,
+    /// Boosting rounds and tree depth (depth 1: an additive model of single features).
+    #[arg(long, default_value_t = 300)]
+    rounds: usize,
+    #[arg(long, default_value_t = 4)]
+    max_depth: u32,
 }
 
 #[derive(clap::Args)]
@@ -261,7 +269,19 @@ async fn retrieval(args: RetrievalArgs) -> anyhow::Result<()> {
 async fn train_reranker(args: TrainArgs) -> anyhow::Result<()> {
     let eval = args.data.eval(10, None)?;
     let (set, about) = eval.training_set(args.top_n).await?;
-    let model = genai_retrieval::rerank::train(&set, Default::default(), &about)?;
+    let objective = match args.objective.as_str() {
+        "ndcg" => genai_retrieval::rerank::RankObjective::Ndcg,
+        "pairwise" => genai_retrieval::rerank::RankObjective::Pairwise,
+        "pointwise" => genai_retrieval::rerank::RankObjective::Pointwise,
+        other => anyhow::bail!("unknown objective {other:?}: ndcg, pairwise or pointwise"),
+    };
+    let params = genai_retrieval::rerank::TrainParams {
+        objective,
+        rounds: args.rounds,
+        max_depth: args.max_depth,
+        ..Default::default()
+    };
+    let model = genai_retrieval::rerank::train(&set, params, &about)?;
     std::fs::write(&args.out, model.to_bytes()?).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!("trained on {about}; wrote {}", args.out.display());
     Ok(())

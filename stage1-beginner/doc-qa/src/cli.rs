@@ -78,7 +78,7 @@ enum Command {
         /// Ask at most this many questions per article (0 = all).
         #[arg(long, default_value_t = 0)]
         max_per_article: usize,
-        /// Write the report as JSON here.
+        /// Write the report as JSON here (with --chunk-sizes: a folder, one report per size).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write one JSON line per question here (question, gold, answer, evidence).
@@ -87,6 +87,10 @@ enum Command {
         /// Ingestion pipeline: native, or langchain (built with `--features langchain`).
         #[arg(long, value_enum, default_value_t = crate::Pipeline::Native)]
         pipeline: crate::Pipeline,
+        /// Run once per chunk size (tokens, comma-separated; overlap 10%) and print the sweep
+        /// table: retrieval hit, containment, tokens sent per question, p95.
+        #[arg(long, value_delimiter = ',')]
+        chunk_sizes: Vec<usize>,
     },
 }
 
@@ -197,7 +201,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
         }
-        Command::Eval { squad, workdir, holdout_every, sweep, max_per_article, out, dump, pipeline } => {
+        Command::Eval { squad, workdir, holdout_every, sweep, max_per_article, out, dump, pipeline, chunk_sizes } => {
+            if !chunk_sizes.is_empty() {
+                let mut rows = Vec::new();
+                for size in chunk_sizes {
+                    anyhow::ensure!(size >= 32, "chunk sizes must be at least 32 tokens");
+                    let mut config = config.clone();
+                    (config.chunk_tokens, config.chunk_overlap) = (size, size / 10);
+                    let eval = EvalConfig {
+                        squad: squad.clone(),
+                        workdir: workdir.clone(),
+                        holdout_every,
+                        config,
+                        progress,
+                        max_questions_per_article: max_per_article,
+                        dump: None,
+                        pipeline,
+                    };
+                    let report = eval.run().await?;
+                    eprintln!("chunk size {size}: done");
+                    if let Some(dir) = &out {
+                        std::fs::create_dir_all(dir)?;
+                        std::fs::write(dir.join(format!("chunk-{size}.json")), serde_json::to_vec_pretty(&report)?)?;
+                    }
+                    rows.push(report.chunk_row());
+                }
+                println!("{}\n{}", crate::eval::EvalReport::CHUNK_HEADER, rows.join("\n"));
+                return Ok(());
+            }
             let eval = EvalConfig {
                 squad,
                 workdir,

@@ -202,6 +202,11 @@ impl DocQa {
             .map_err(|(r, _)| r)
     }
 
+    /// The embedder of the index (to embed questions and answers in evaluations).
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        self.inner.retriever.embedder()
+    }
+
     /// The top passages for `question` (no answer written).
     pub async fn retrieve(&self, question: &str) -> Result<Vec<Hit>, DocQaError> {
         let req = SearchRequest::new(question, self.inner.mode, self.inner.config.top_k);

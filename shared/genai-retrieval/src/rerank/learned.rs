@@ -28,10 +28,24 @@ pub struct ModelHeader {
     pub params: TrainParams,
 }
 
-/// LambdaMART settings. Defaults: 300 rounds of depth-4 trees, learning rate 0.05, at least 5
-/// rows per leaf, seed 7.
+/// What the trees optimise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RankObjective {
+    /// LambdaMART on nDCG (listwise).
+    #[default]
+    Ndcg,
+    /// LambdaMART on pairwise loss.
+    Pairwise,
+    /// Each candidate classified relevant or not, on its own (binary logistic).
+    Pointwise,
+}
+
+/// LambdaMART settings. Defaults: nDCG objective, 300 rounds of depth-4 trees, learning rate
+/// 0.05, at least 5 rows per leaf, seed 7.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrainParams {
+    pub objective: RankObjective,
     pub rounds: usize,
     pub max_depth: u32,
     pub eta: f32,
@@ -41,7 +55,7 @@ pub struct TrainParams {
 
 impl Default for TrainParams {
     fn default() -> Self {
-        Self { rounds: 300, max_depth: 4, eta: 0.05, min_child_weight: 5.0, seed: 7 }
+        Self { objective: RankObjective::Ndcg, rounds: 300, max_depth: 4, eta: 0.05, min_child_weight: 5.0, seed: 7 }
     }
 }
 
@@ -77,12 +91,22 @@ pub fn train(set: &TrainingSet, params: TrainParams, trained_on: &str) -> Result
         sizes.push(rows.len());
     }
     let n = y.len();
+    let lambda = hessboost::objective::LambdaRank::default;
+    let objective = match params.objective {
+        RankObjective::Ndcg => Objective::RankNdcg(lambda()),
+        RankObjective::Pairwise => Objective::RankPairwise(lambda()),
+        RankObjective::Pointwise => Objective::BinaryLogitRaw(RegLoss::default()),
+    };
+    // A pointwise model learns relevant (grade > 0) against not.
+    if params.objective == RankObjective::Pointwise {
+        y.iter_mut().for_each(|r| *r = f32::from(u8::from(*r > 0.0)));
+    }
     let data = DMatrix::from_dense(&x, n, NAMES.len())
         .and_then(|d| d.with_labels(&y))
         .and_then(|d| d.with_group_sizes(&sizes))
         .map_err(err)?;
     let hb = TrainingParams::builder()
-        .objective(Objective::RankNdcg(hessboost::objective::LambdaRank::default()))
+        .objective(objective)
         .max_depth(params.max_depth as usize)
         .eta(f64::from(params.eta))
         .min_child_weight(f64::from(params.min_child_weight))

@@ -14,7 +14,7 @@ pub mod features;
 mod learned;
 mod remote;
 
-pub use learned::{LearnedReranker, ModelHeader, TrainParams, TrainingSet, train};
+pub use learned::{LearnedReranker, ModelHeader, RankObjective, TrainParams, TrainingSet, train};
 pub use remote::{RemoteReranker, RemoteRerankerConfig};
 
 use crate::{Hit, TermStats};

@@ -13,8 +13,13 @@
 //! precision/recall, latency. A calibration split holds the articles the default
 //! threshold and weights were chosen on (articles 0 and 1 mod 4); the others are reported separately.
 
+mod report;
+
+pub use report::{EvalReport, PerQuestion, RagSummary, Scores, score};
+
 use crate::{Config, DocQa, FileReport, render::PdfWriter};
 use genai_eval::metrics::percentile;
+use genai_eval::rag::{self, JudgedAnswer, OverlapJudge};
 use genai_eval::squad::{self, Article};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -41,6 +46,8 @@ pub struct EvalConfig {
 /// One question's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct QuestionResult {
+    /// SQuAD's question id.
+    pub id: String,
     pub article: usize,
     pub answerable: bool,
     pub hit: bool,
@@ -49,73 +56,10 @@ pub struct QuestionResult {
     pub em: f64,
     pub f1: f64,
     pub latency_ms: f64,
-}
-
-/// Metrics at one refusal threshold over a set of questions.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Scores {
-    pub threshold: f64,
-    pub answerable: usize,
-    pub unanswerable: usize,
-    pub hit_rate: f64,
-    /// Containment over answerable questions, a refusal counting as a miss.
-    pub containment: f64,
-    pub em: f64,
-    pub f1: f64,
-    pub refusal_precision: f64,
-    pub refusal_recall: f64,
-    /// Answerable questions refused.
-    pub false_refusals: usize,
-}
-
-/// The whole report.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalReport {
-    pub articles_ingested: usize,
-    pub articles_held_out: Vec<String>,
-    pub pdf_pages: usize,
-    pub chunks: usize,
-    /// Mean tokens per chunk and the share of chunks ending at a sentence end (. ! ? or a quote).
-    pub chunk_tokens_mean: f64,
-    pub chunks_ending_a_sentence: f64,
-    /// Seconds to load and chunk every PDF (no embedding, no indexing): the pipeline's own cost.
-    pub chunk_seconds: f64,
-    /// Seconds of the ingest call (embedding and indexing; near zero when the library already
-    /// holds the files from an earlier run).
-    pub ingest_seconds: f64,
-    pub pipeline: String,
-    pub questions: usize,
-    pub mode: String,
-    pub embedder: String,
-    pub top_k: usize,
-    pub all: Scores,
-    pub calibration_split: Scores,
-    pub test_split: Scores,
-    pub latency_ms_p50: f64,
-    pub latency_ms_p95: f64,
-    pub sweep: Vec<Scores>,
-}
-
-/// Scores `results` as if the refusal threshold were `threshold`.
-pub fn score(results: &[&QuestionResult], threshold: f64) -> Scores {
-    let answerable: Vec<_> = results.iter().filter(|r| r.answerable).collect();
-    let unanswerable = results.len() - answerable.len();
-    let refused = |r: &QuestionResult| r.evidence < threshold;
-    let n = answerable.len().max(1) as f64;
-    let refused_total = results.iter().filter(|r| refused(r)).count();
-    let refused_right = results.iter().filter(|r| !r.answerable && refused(r)).count();
-    Scores {
-        threshold,
-        answerable: answerable.len(),
-        unanswerable,
-        hit_rate: answerable.iter().filter(|r| r.hit).count() as f64 / n,
-        containment: answerable.iter().filter(|r| r.contains && !refused(r)).count() as f64 / n,
-        em: answerable.iter().filter(|r| !refused(r)).map(|r| r.em).sum::<f64>() / n,
-        f1: answerable.iter().filter(|r| !refused(r)).map(|r| r.f1).sum::<f64>() / n,
-        refusal_precision: if refused_total == 0 { 1.0 } else { refused_right as f64 / refused_total as f64 },
-        refusal_recall: if unanswerable == 0 { 1.0 } else { refused_right as f64 / unanswerable as f64 },
-        false_refusals: answerable.iter().filter(|r| refused(r)).count(),
-    }
+    /// Tokens of the passages retrieved for the question: what a model answerer would be sent.
+    pub tokens_sent: u32,
+    /// RAG metrics of the answer given before any refusal (see `report::rag_summary`).
+    pub rag: rag::RagScores,
 }
 
 /// Articles 0, 1, 4, 5, 8, 9, ... form the calibration split; 2, 3, 6, 7, ... the test split.
@@ -146,9 +90,13 @@ impl EvalConfig {
         let mut config = self.config.clone();
         // One library per embedder and protocol: a library built for another hold-out would
         // already contain the articles this run must not see.
-        config.data_dir = self
-            .workdir
-            .join(format!("library-{:?}-{:?}-holdout{every}", config.embedder, self.pipeline).to_lowercase());
+        config.data_dir = self.workdir.join(
+            format!(
+                "library-{:?}-{:?}-holdout{every}-chunk{}-{}",
+                config.embedder, self.pipeline, config.chunk_tokens, config.chunk_overlap
+            )
+            .to_lowercase(),
+        );
         // Answers are computed once without refusals; thresholds are applied afterwards.
         let semantic = !matches!(config.embedder, crate::EmbedderChoice::Hashing);
         let base = if semantic { crate::answer::SEMANTIC_WEIGHTS } else { crate::answer::LEXICAL_WEIGHTS };
@@ -177,10 +125,13 @@ impl EvalConfig {
         let chunking = Instant::now();
         let mut token_counts = Vec::new();
         let mut sentence_ends = 0usize;
+        // Every chunk's text, to count how many chunks hold each gold sentence (context recall).
+        let mut all_chunks = Vec::new();
         for (name, bytes) in &files {
             for c in
                 qa.chunk_file(self.pipeline, name, bytes.clone()).await.map_err(|r| anyhow::anyhow!("{name}: {r}"))?
             {
+                all_chunks.push(squash(&c.text));
                 token_counts.push(c.token_count as f64);
                 sentence_ends += usize::from(c.text.trim_end().ends_with(['.', '!', '?', '"', '\u{201D}', ')']));
             }
@@ -221,7 +172,10 @@ impl EvalConfig {
             let latency_ms = start.elapsed().as_secs_f64() * 1e3;
             let gold =
                 squash(&gold_sentence(&paragraph.context, qa_item.answers.first().map_or(0, |a| a.answer_start)));
-            let hit = hits.iter().any(|h| squash(&h.chunk.text).contains(&gold));
+            let flags: Vec<bool> = hits.iter().map(|h| squash(&h.chunk.text).contains(&gold)).collect();
+            let hit = flags.iter().any(|f| *f);
+            let relevant =
+                if held_out(*i) { 0 } else { all_chunks.iter().filter(|c| c.contains(&gold)).count().max(1) };
             let a = &response.answer;
             let shown = format!("{} {}", a.short.clone().unwrap_or_default(), a.text);
             // EM/F1 score the short answer, or else the best sentence (not the runners-up).
@@ -244,7 +198,38 @@ impl EvalConfig {
                     "df": qa.term_stats(&qa_item.question).await?.map(|s| s.df)});
                 writeln!(w, "{line}")?;
             }
+            let (context_precision, context_recall, hit_flag) = rag::context_scores(&flags, relevant);
+            let judged = JudgedAnswer {
+                question: qa_item.question.clone(),
+                claims: a
+                    .citations
+                    .iter()
+                    .map(|c| {
+                        let cites = hits.iter().position(|h| h.chunk.id == c.citation.chunk_id).into_iter().collect();
+                        (c.citation.quote.clone(), cites)
+                    })
+                    .collect(),
+                passages: hits.iter().map(|h| h.chunk.text.clone()).collect(),
+            };
+            let faithfulness = rag::faithfulness(&OverlapJudge::default(), &judged).await?;
+            let embedder = qa.embedder();
+            let answer_relevancy = if a.text.trim().is_empty() {
+                None
+            } else {
+                let q = embedder.embed_query(&qa_item.question).await?;
+                let v = embedder.embed(&[a.text.clone()]).await?;
+                v.first().and_then(|v| rag::relevancy(&q, v))
+            };
             results.push(QuestionResult {
+                id: qa_item.id.clone(),
+                tokens_sent: hits.iter().map(|h| h.chunk.token_count).sum(),
+                rag: rag::RagScores {
+                    context_precision,
+                    context_recall,
+                    hit: hit_flag,
+                    faithfulness,
+                    answer_relevancy,
+                },
                 article: *i,
                 answerable: !held_out(*i),
                 hit,
@@ -288,6 +273,12 @@ impl EvalConfig {
             latency_ms_p50: percentile(&latencies, 50.0),
             latency_ms_p95: percentile(&latencies, 95.0),
             sweep,
+            chunk_tokens: config.chunk_tokens,
+            chunk_overlap: config.chunk_overlap,
+            tokens_sent_mean: results.iter().map(|r| f64::from(r.tokens_sent)).sum::<f64>()
+                / results.len().max(1) as f64,
+            rag: report::rag_summary(&results, threshold),
+            per_query: report::per_question(&results, threshold),
         })
     }
 
@@ -303,68 +294,5 @@ impl EvalConfig {
         );
         bar.set_message(what);
         bar
-    }
-}
-
-impl EvalReport {
-    /// The report as Markdown tables.
-    pub fn to_markdown(&self) -> String {
-        let row = |name: &str, s: &Scores| {
-            format!(
-                "| {name} | {} | {} | {:.1}% | {:.1}% | {:.1} | {:.1} | {:.1}% | {:.1}% | {} |\n",
-                s.answerable,
-                s.unanswerable,
-                100.0 * s.hit_rate,
-                100.0 * s.containment,
-                100.0 * s.em,
-                100.0 * s.f1,
-                100.0 * s.refusal_precision,
-                100.0 * s.refusal_recall,
-                s.false_refusals
-            )
-        };
-        let mut out = format!(
-            "{} articles ingested by the {} pipeline ({} PDF pages, {} chunks of {:.0} tokens on average, {:.0}% ending a sentence; loading and chunking {:.2} s, ingest {:.1} s); held out: {}\nretrieval: {} with {} embedder, top {}; refusal threshold {:.3}\n\n",
-            self.articles_ingested,
-            self.pipeline,
-            self.pdf_pages,
-            self.chunks,
-            self.chunk_tokens_mean,
-            100.0 * self.chunks_ending_a_sentence,
-            self.chunk_seconds,
-            self.ingest_seconds,
-            self.articles_held_out.join(", "),
-            self.mode,
-            self.embedder,
-            self.top_k,
-            self.all.threshold
-        );
-        out.push_str("| questions | answerable | unanswerable | top-k hit | containment | EM | F1 | refusal precision | refusal recall | false refusals |\n|---|---|---|---|---|---|---|---|---|---|\n");
-        out.push_str(&row("all", &self.all));
-        out.push_str(&row("calibration split (articles 0, 1 mod 4)", &self.calibration_split));
-        out.push_str(&row("test split (articles 2, 3 mod 4)", &self.test_split));
-        out.push_str(&format!(
-            "\nlatency per question (retrieval + answer): p50 {:.1} ms, p95 {:.1} ms\n",
-            self.latency_ms_p50, self.latency_ms_p95
-        ));
-        out
-    }
-
-    /// The threshold sweep on the calibration split.
-    pub fn sweep_markdown(&self) -> String {
-        let mut out = String::from(
-            "| threshold | containment | refusal precision | refusal recall | false refusals |\n|---|---|---|---|---|\n",
-        );
-        for s in &self.sweep {
-            out.push_str(&format!(
-                "| {:.3} | {:.1}% | {:.1}% | {:.1}% | {} |\n",
-                s.threshold,
-                100.0 * s.containment,
-                100.0 * s.refusal_precision,
-                100.0 * s.refusal_recall,
-                s.false_refusals
-            ));
-        }
-        out
     }
 }
