@@ -69,7 +69,18 @@ pub(crate) fn open_or_create(dir: &Path, threads: usize) -> Result<(Keyword, Key
     let (schema, f) = schema();
     let exists = dir.join("meta.json").exists();
     std::fs::create_dir_all(dir).map_err(|source| IndexError::Io { path: dir.to_owned(), source })?;
-    let index = if exists { Index::open_in_dir(dir)? } else { Index::create_in_dir(dir, schema)? };
+    // Documents sorted by chunk id inside every segment (merges keep the order): scores are then
+    // summed in the same order however background merges went, so a rebuilt index ranks
+    // bit for bit alike (a learned reranker trained on it is reproducible byte for byte).
+    let settings = tantivy::IndexSettings {
+        sort_by_field: Some(tantivy::IndexSortByField { field: "id".into(), order: tantivy::Order::Asc }),
+        ..tantivy::IndexSettings::default()
+    };
+    let index = if exists {
+        Index::open_in_dir(dir)?
+    } else {
+        Index::builder().schema(schema).settings(settings).create_in_dir(dir)?
+    };
     index.tokenizers().register(ANALYZER, analyzer());
     let writer = index.writer_with_num_threads(threads.max(1), WRITER_BUDGET * threads.max(1))?;
     let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;

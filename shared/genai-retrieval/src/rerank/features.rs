@@ -20,7 +20,7 @@ pub const NAMES: [&str; 17] = [
     "dense_cosine",
     "dense_rank",
     "dense_present",
-    "bm25",
+    "bm25_full",
     "bm25_rank",
     "bm25_present",
     "bm25_lead",
@@ -87,8 +87,22 @@ impl QueryTerms {
 
 /// The feature vector of every candidate, in candidate order (`candidates` are in fused order).
 pub fn extract(query: &QueryTerms, candidates: &[Hit]) -> Vec<[f32; NAMES.len()]> {
+    // BM25 is recomputed here from the text and the index's document frequencies rather than
+    // taken from the keyword leg: the engine's own score varies in its last bits with segment
+    // layout, and a model trained on it could not be reproduced byte for byte.
+    let analysed: Vec<(Vec<String>, Vec<String>)> = candidates
+        .iter()
+        .map(|h| {
+            let (lead, body) = split_lead(&h.chunk.text);
+            (terms(lead), terms(body))
+        })
+        .collect();
+    let full_bm25: Vec<f32> = analysed
+        .iter()
+        .map(|(lead, body)| bm25(query, &lead.iter().chain(body).cloned().collect::<Vec<_>>(), BODY_AVG))
+        .collect();
     let dense_rank = ranks(candidates, |h| h.dense_score);
-    let bm25_rank = ranks(candidates, |h| h.keyword_score);
+    let bm25_rank = ranks_by(&full_bm25);
     let min_dense = candidates.iter().filter_map(|h| h.dense_score).fold(f32::INFINITY, f32::min);
     let min_dense = if min_dense.is_finite() { min_dense } else { 0.0 };
     let idf_total: f32 = query.unique.iter().map(|t| query.idf[t]).sum::<f32>().max(1e-6);
@@ -97,9 +111,8 @@ pub fn extract(query: &QueryTerms, candidates: &[Hit]) -> Vec<[f32; NAMES.len()]
         .iter()
         .enumerate()
         .map(|(i, hit)| {
-            let (lead, body) = split_lead(&hit.chunk.text);
-            let (lead, body) = (terms(lead), terms(body));
-            let all: Vec<&String> = lead.iter().chain(&body).collect();
+            let (lead, body) = &analysed[i];
+            let all: Vec<&String> = lead.iter().chain(body).collect();
             let present: HashSet<&str> = all.iter().map(|t| t.as_str()).collect();
             let covered: Vec<&String> = query.unique.iter().filter(|t| present.contains(t.as_str())).collect();
             let lead_set: HashSet<&str> = lead.iter().map(String::as_str).collect();
@@ -117,11 +130,11 @@ pub fn extract(query: &QueryTerms, candidates: &[Hit]) -> Vec<[f32; NAMES.len()]
                 hit.dense_score.unwrap_or(min_dense),
                 dense_rank[i],
                 f32::from(u8::from(hit.dense_score.is_some())),
-                hit.keyword_score.unwrap_or(0.0),
+                full_bm25[i],
                 bm25_rank[i],
                 f32::from(u8::from(hit.keyword_score.is_some())),
-                bm25(query, &lead, LEAD_AVG),
-                bm25(query, &body, BODY_AVG),
+                bm25(query, lead, LEAD_AVG),
+                bm25(query, body, BODY_AVG),
                 covered.len() as f32 / q,
                 covered.iter().map(|t| query.idf[t.as_str()]).sum::<f32>() / idf_total,
                 lead_cov,
@@ -145,10 +158,17 @@ fn split_lead(text: &str) -> (&str, &str) {
 
 /// `1 / (1 + rank)` of each candidate by a leg's score (0 when the leg did not rank it).
 fn ranks(candidates: &[Hit], score: impl Fn(&Hit) -> Option<f32>) -> Vec<f32> {
-    let mut scored: Vec<(usize, f32)> =
-        candidates.iter().enumerate().filter_map(|(i, h)| Some((i, score(h)?))).collect();
+    rank_of(candidates.iter().enumerate().filter_map(|(i, h)| Some((i, score(h)?))).collect(), candidates.len())
+}
+
+/// `1 / (1 + rank)` by a score every candidate has (0 for a score of 0: no match).
+fn ranks_by(scores: &[f32]) -> Vec<f32> {
+    rank_of(scores.iter().copied().enumerate().filter(|(_, s)| *s > 0.0).collect(), scores.len())
+}
+
+fn rank_of(mut scored: Vec<(usize, f32)>, n: usize) -> Vec<f32> {
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut out = vec![0.0; candidates.len()];
+    let mut out = vec![0.0; n];
     for (rank, (i, _)) in scored.into_iter().enumerate() {
         out[i] = 1.0 / (1.0 + rank as f32);
     }
