@@ -217,7 +217,7 @@ impl EvalConfig {
                 None
             } else {
                 let q = embedder.embed_query(&qa_item.question).await?;
-                let v = embedder.embed(&[a.text.clone()]).await?;
+                let v = embedder.embed(std::slice::from_ref(&a.text)).await?;
                 v.first().and_then(|v| rag::relevancy(&q, v))
             };
             results.push(QuestionResult {
