@@ -37,13 +37,16 @@ start() {
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
   http="$(free_port)"; grpc="$(free_port)"; p2p="$(free_port)"
-  # Its own working directory, so no stray config/ folder is read.
-  (cd "$dir" && QDRANT__TELEMETRY_DISABLED=true QDRANT__SERVICE__HOST=127.0.0.1 \
+  # Its own working directory, so no stray config/ folder is read. `exec` makes the recorded pid
+  # Qdrant's own, and every descriptor is redirected: a background job that kept this script's
+  # stdout open would hang a caller reading it with $(...) until the server stopped.
+  (cd "$dir" && exec env QDRANT__TELEMETRY_DISABLED=true QDRANT__SERVICE__HOST=127.0.0.1 \
      QDRANT__SERVICE__HTTP_PORT="$http" QDRANT__SERVICE__GRPC_PORT="$grpc" \
      QDRANT__CLUSTER__ENABLED=true QDRANT__CLUSTER__P2P__PORT="$p2p" \
      QDRANT__STORAGE__STORAGE_PATH="$dir/storage" QDRANT__STORAGE__SNAPSHOTS_PATH="$dir/snapshots" \
      QDRANT__LOG_LEVEL=WARN \
-     nohup "$bin" --uri "http://127.0.0.1:$p2p" >"$dir/qdrant.log" 2>&1 & echo $! >"$dir/pid")
+     "$bin" --uri "http://127.0.0.1:$p2p") </dev/null >"$dir/qdrant.log" 2>&1 &
+  echo $! >"$dir/pid"
   for _ in $(seq 1 300); do
     if python3 - "$http" <<'PY' 2>/dev/null
 import sys, urllib.request

@@ -206,6 +206,6 @@ mod tests {
         changed.claims[0].0 = "A different claim.".into();
         let replayer = Arc::new(Cassette::open(path, CassetteMode::Replay, None).unwrap());
         assert!(LlmJudge::new(wrap(replayer)).judge(&changed).await.is_err(), "unseen request: error, not a guess");
-        insta::assert_json_snapshot!(serde_json::to_value(LlmJudge::messages(&answer())).unwrap());
+        insta::assert_json_snapshot!(LlmJudge::messages(&answer()));
     }
 }

@@ -10,6 +10,8 @@
 //! index and the vector cache between runs (`.ci/run` points it outside the clone). They are
 //! tests rather than `cargo run` so that CI reuses the test build.
 
+mod report;
+
 use genai_eval::retrieval::{RetrievalEval, Source};
 use genai_retrieval::rerank::LearnedReranker;
 use genai_retrieval::{Fusion, Reranking, SearchMode};

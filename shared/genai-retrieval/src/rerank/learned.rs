@@ -178,7 +178,7 @@ impl LearnedReranker {
         &self.header
     }
 
-    /// Scores and evidence (the four strongest feature contributions) without the async wrapper.
+    /// Scores, with every feature's value as evidence, without the async wrapper.
     pub fn score(&self, query: &str, candidates: Vec<Hit>, ctx: &RerankContext) -> Result<Vec<Reranked>, RerankError> {
         let q = QueryTerms::new(query, ctx.term_stats.as_ref(), &candidates);
         let rows = features::extract(&q, &candidates);

@@ -8,23 +8,24 @@
 //! of a collection writes the same way. Hybrid fusion happens in [`Retriever`](crate::Retriever),
 //! identically for both backends.
 
+mod collection;
+mod config;
 mod convert;
 mod tiered;
+
+pub use config::{ServerConfig, ServerLayout, Tenancy, split_urls};
 
 pub use convert::ServerFailure;
 
 use crate::analyzer::{Bm25Params, bm25_document, bm25_query};
-use crate::record::{self, keys};
+use crate::record;
 use crate::{Filter, Hit, Index, IndexError, IndexInfo, Record, ScoredId, TenantPlacement};
 use async_trait::async_trait;
 use convert::{classify, pinned_tenant, point_id, to_qdrant};
 use genai_core::ChunkId;
 use qdrant_client::qdrant::{
-    CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance,
-    FieldType, GetPointsBuilder, KeywordIndexParamsBuilder, Modifier, PointId, PointStruct, QuantizationType, Query,
-    QueryPointsBuilder, ScalarQuantizationBuilder, ScrollPointsBuilder, SearchParamsBuilder, ShardingMethod,
-    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector, VectorInput,
-    VectorParamsBuilder, VectorsConfigBuilder,
+    CountPointsBuilder, DeletePointsBuilder, GetPointsBuilder, PointId, PointStruct, Query, QueryPointsBuilder,
+    ScrollPointsBuilder, SearchParamsBuilder, UpsertPointsBuilder, Vector, VectorInput,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use std::collections::HashMap;
@@ -37,70 +38,6 @@ const SPARSE: &str = "bm25";
 /// Points per upsert request (~0.5 MB with a 384-d vector, BM25 terms and the chunk text).
 const UPSERT_BATCH: usize = 256;
 const UPSERTS_IN_FLIGHT: usize = 4;
-
-/// How tenants are laid out in the collection (ADR 0012).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tenancy {
-    /// One collection, tenants partitioned by the `tenant` payload index (`is_tenant`), the
-    /// layout Qdrant recommends for many small tenants. Works on a single node or a cluster.
-    #[default]
-    Payload,
-    /// Payload partitioning in a `shared` shard key, plus a dedicated shard key per promoted
-    /// tenant ([`Index::dedicate_tenant`]). Needs a server in cluster mode (a one-node cluster
-    /// is fine).
-    Tiered,
-}
-
-/// Collection settings used when the collection is created (an existing collection keeps its
-/// own). `None` means the server's default.
-#[derive(Debug, Clone, Default)]
-pub struct ServerLayout {
-    /// Shards (per shard key when tiered).
-    pub shards: Option<u32>,
-    /// Copies of every shard, on different nodes.
-    pub replication_factor: Option<u32>,
-    /// Replicas that must apply a write before it is acknowledged.
-    pub write_consistency: Option<u32>,
-    pub tenancy: Tenancy,
-    /// Scalar int8 quantisation of the dense vectors (kept in RAM, originals on disk, results
-    /// rescored with the originals).
-    pub quantization: bool,
-}
-
-/// Where the server is and how to talk to it. Defaults: `QDRANT_URL` (several nodes of one
-/// cluster may be listed, comma-separated; requests fail over between them) or
-/// `http://localhost:6334`, collection `chunks`, key from `QDRANT_API_KEY`, 10 s timeout.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    pub urls: Vec<String>,
-    pub collection: String,
-    pub api_key: Option<String>,
-    pub timeout: Duration,
-    /// BM25 parameters for a new collection; set `avg_len` to the corpus's average analysed
-    /// length (see [`crate::terms`]) for scores identical to the embedded index.
-    pub bm25: Bm25Params,
-    pub layout: ServerLayout,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        let urls = std::env::var("QDRANT_URL").unwrap_or_else(|_| "http://localhost:6334".into());
-        Self {
-            urls: split_urls(&urls),
-            collection: "chunks".into(),
-            api_key: std::env::var("QDRANT_API_KEY").ok().filter(|k| !k.is_empty()),
-            timeout: Duration::from_secs(10),
-            bm25: Bm25Params::default(),
-            layout: ServerLayout::default(),
-        }
-    }
-}
-
-/// `a,b , c` → `["a", "b", "c"]`.
-pub fn split_urls(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect()
-}
 
 /// A collection on a Qdrant server or cluster.
 pub struct ServerIndex {
@@ -189,77 +126,6 @@ impl ServerIndex {
         }
         index.config = config;
         Ok(index)
-    }
-
-    async fn create(&self, model_id: &str, dim: usize) -> Result<(), IndexError> {
-        let (layout, bm25, name) = (&self.config.layout, self.config.bm25, &self.config.collection);
-        let mut vectors = VectorsConfigBuilder::default();
-        let mut dense = VectorParamsBuilder::new(dim as u64, Distance::Cosine);
-        if layout.quantization {
-            dense = dense.on_disk(true);
-        }
-        vectors.add_named_vector_params(DENSE, dense);
-        let mut sparse = SparseVectorsConfigBuilder::default();
-        sparse.add_named_vector_params(SPARSE, SparseVectorParamsBuilder::default().modifier(Modifier::Idf));
-        let tenancy = match self.tenancy {
-            Tenancy::Payload => "payload",
-            Tenancy::Tiered => "tiered",
-        };
-        let metadata: HashMap<String, serde_json::Value> = [
-            ("model_id".to_owned(), model_id.into()),
-            ("dim".to_owned(), dim.into()),
-            ("bm25_k1".to_owned(), f64::from(bm25.k1).into()),
-            ("bm25_b".to_owned(), f64::from(bm25.b).into()),
-            ("bm25_avg_len".to_owned(), f64::from(bm25.avg_len).into()),
-            ("tenancy".to_owned(), tenancy.into()),
-        ]
-        .into();
-        let mut create =
-            CreateCollectionBuilder::new(name).vectors_config(vectors).sparse_vectors_config(sparse).metadata(metadata);
-        if self.tenancy == Tenancy::Tiered {
-            create = create.sharding_method(ShardingMethod::Custom.into());
-        } else if let Some(n) = layout.shards {
-            create = create.shard_number(n);
-        }
-        if let Some(rf) = layout.replication_factor {
-            create = create.replication_factor(rf);
-        }
-        if let Some(w) = layout.write_consistency {
-            create = create.write_consistency_factor(w);
-        }
-        if layout.quantization {
-            create = create.quantization_config(
-                ScalarQuantizationBuilder::default().r#type(QuantizationType::Int8.into()).always_ram(true),
-            );
-        }
-        self.call(|c| {
-            let create = create.clone();
-            async move { c.create_collection(create).await }
-        })
-        .await?;
-        if self.tenancy == Tenancy::Tiered {
-            self.create_shared_key().await?;
-        }
-        let tenant = CreateFieldIndexCollectionBuilder::new(name, keys::TENANT, FieldType::Keyword)
-            .field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true))
-            .wait(true);
-        let mut indexes = vec![tenant];
-        for (field, kind) in [
-            (keys::DOC_ID, FieldType::Keyword),
-            (keys::SOURCE, FieldType::Keyword),
-            (keys::PAGE_START, FieldType::Integer),
-            (keys::PAGE_END, FieldType::Integer),
-        ] {
-            indexes.push(CreateFieldIndexCollectionBuilder::new(name, field, kind).wait(true));
-        }
-        for req in indexes {
-            self.call(|c| {
-                let req = req.clone();
-                async move { c.create_field_index(req).await }
-            })
-            .await?;
-        }
-        Ok(())
     }
 
     /// Deletes the whole collection (tests use throwaway collections).
