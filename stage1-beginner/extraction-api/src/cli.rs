@@ -65,20 +65,39 @@ enum Command {
         #[command(subcommand)]
         what: EvalCommand,
     },
-    /// Train the injection guard on `{"text", "label"}` JSON lines and write its weights.
+    /// Train the injection guard and write its weights: the training halves of the data folder's
+    /// sources (deepset's train split, SQuAD, HotpotQA, SciFact, QQP, PAWS, LoCoMo, MMLU, GSM8K,
+    /// MBPP train) and of the project's instructions, plus any --data files; the threshold is
+    /// chosen on out-of-fold scores. `--data-dir ../shared/data` reproduces the bundled weights
+    /// byte for byte.
     TrainGuard {
+        /// A folder laid out like the team's data/ (datasets that are missing are skipped).
         #[arg(long)]
-        data: PathBuf,
-        /// More labelled lines to train on (the bundled model adds
-        /// shared/genai-guard/data/benign-imperatives.jsonl: business imperatives the public
-        /// set lacks).
+        data_dir: Option<PathBuf>,
+        /// More `{"text", "label"}` lines, as `[KIND=]PATH` (kinds: labelled, paragraph,
+        /// question, instruction, chat, sentence).
         #[arg(long)]
-        extra: Vec<PathBuf>,
+        data: Vec<String>,
         #[arg(long, default_value = "shared/genai-guard/data/injection.bin")]
         out: PathBuf,
-        /// Also report k-fold cross-validated accuracy on the training data (0 = skip).
+        /// Folds for the out-of-fold scores the threshold is chosen on (0 or 1: keep 0.5).
         #[arg(long, default_value_t = 5)]
         folds: usize,
+        /// At most this many texts per source.
+        #[arg(long, default_value_t = 1500)]
+        cap: usize,
+        /// Weight of an attack relative to a benign text.
+        #[arg(long, default_value_t = 1.0)]
+        positive_weight: f32,
+        /// Weight of every text of a labelled set (deepset) relative to the benign-only sets.
+        #[arg(long, default_value_t = 10.0)]
+        labelled_weight: f32,
+        /// L2 regularisation.
+        #[arg(long, default_value_t = 3e-4)]
+        l2: f32,
+        /// Hash buckets: 2^bits n-gram weights.
+        #[arg(long, default_value_t = 16)]
+        bits: u32,
     },
     /// Offline engine throughput (MB/s), guard latency per KB, and the API's p95 under load.
     Bench {
@@ -105,16 +124,32 @@ enum EvalCommand {
         #[arg(long)]
         min_f2: Option<f64>,
     },
-    /// Injection detection TPR/FPR/accuracy and guard latency on `{"text", "label"}` lines.
+    /// The injection guard per source: TPR on attacks, FPR on benign paragraphs, questions,
+    /// instructions and chat turns, with 95% Wilson intervals; latency per KB, long inputs too.
     Injection {
+        /// A folder laid out like the team's data/: the evaluation halves of its sources
+        /// (deepset's test split, the other half of every benign set) and of the project's
+        /// instructions.
         #[arg(long)]
-        data: PathBuf,
+        data_dir: Option<PathBuf>,
+        /// `{"text", "label"}` lines, as `[KIND=]PATH` (kinds: labelled, paragraph, question,
+        /// instruction, chat, sentence); repeatable.
+        #[arg(long)]
+        data: Vec<String>,
+        /// At most this many texts per data-folder source.
+        #[arg(long, default_value_t = 1000)]
+        cap: usize,
         /// Weights to evaluate (default: the bundled ones).
         #[arg(long)]
         weights: Option<PathBuf>,
-        /// Exit with an error when accuracy is below this (a CI gate).
+        /// Exit with an error unless every kind meets its limit (labelled: TPR >= 0.80 and
+        /// FPR <= 2%; paragraph, question, sentence: FPR <= 1%; chat: <= 2%; instruction: <= 5%).
         #[arg(long)]
-        min_accuracy: Option<f64>,
+        gate: bool,
+        /// The labelled sets' TPR floor for --gate (the target is 0.80; see the crate README
+        /// for what the bundled detector reaches).
+        #[arg(long, default_value_t = 0.80)]
+        min_tpr: f64,
     },
 }
 
@@ -193,21 +228,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::ensure!(f2 >= min, "PII F2 {f2:.3} is below the gate {min}");
             }
         }
-        Command::Eval { what: EvalCommand::Injection { data, weights, min_accuracy } } => {
+        Command::Eval { what: EvalCommand::Injection { data_dir, data, cap, weights, gate, min_tpr } } => {
             let detector = match weights {
                 Some(p) => genai_guard::InjectionDetector::from_bytes(
                     &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
                 )?,
                 None => genai_guard::InjectionDetector::bundled(),
             };
-            let examples = genai_guard::injection::load_jsonl(&read(&data)?)?;
-            let report = eval::injection::evaluate(&detector, &examples);
-            println!("{}", report.to_markdown());
-            if let Some(min) = min_accuracy {
-                anyhow::ensure!(report.accuracy() >= min, "accuracy {:.3} is below the gate {min}", report.accuracy());
+            let sources = eval::injection::sources(data_dir.as_deref(), &data, eval::guard_data::Split::Eval, cap)?;
+            let report = eval::injection::evaluate(&detector, &sources);
+            println!("Injection guard (threshold {:.2}):\n", detector.threshold);
+            println!("{}", eval::injection::to_markdown(&report));
+            let failures = eval::injection::gate(&report, min_tpr);
+            if gate {
+                anyhow::ensure!(failures.is_empty(), "the guard fails its gate: {}", failures.join("; "));
             }
         }
-        Command::TrainGuard { data, extra, out, folds } => eval::injection::train_command(&data, &extra, &out, folds)?,
+        Command::TrainGuard { data_dir, data, out, folds, cap, positive_weight, labelled_weight, l2, bits } => {
+            eval::injection::train_command(&eval::injection::TrainArgs {
+                data_dir,
+                data,
+                out,
+                folds,
+                cap,
+                positive_weight,
+                labelled_weight,
+                l2,
+                bits,
+            })?
+        }
         Command::Bench { data, concurrency, requests } => {
             eval::bench::run(data.as_deref(), concurrency, requests).await?
         }

@@ -12,8 +12,8 @@ pub struct Example {
     pub label: u8,
 }
 
-/// Defaults chosen by 5-fold cross-validation on the training split only (see the README):
-/// 2^16 buckets, 30 epochs, learning rate 0.5, L2 1e-4, threshold 0.4.
+/// Training options. The threshold is not chosen here: `extraction-api train-guard` picks it
+/// from out-of-fold scores on the training split (see [`out_of_fold_scores`]).
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub bits: u32,
@@ -22,11 +22,14 @@ pub struct TrainOptions {
     pub l2: f32,
     pub threshold: f32,
     pub seed: u64,
+    /// Weight of an attack relative to a benign text: benign texts outnumber attacks many times
+    /// over in what the guard is trained on, as in what it meets.
+    pub positive_weight: f32,
 }
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        Self { bits: 16, epochs: 30, learning_rate: 0.5, l2: 1e-4, threshold: 0.4, seed: 7 }
+        Self { bits: 16, epochs: 30, learning_rate: 0.5, l2: 1e-4, threshold: 0.5, seed: 7, positive_weight: 1.0 }
     }
 }
 
@@ -51,6 +54,12 @@ pub fn load_jsonl(text: &str) -> Result<Vec<Example>, GuardError> {
 
 /// Trains a detector on `examples`.
 pub fn train(examples: &[Example], opts: &TrainOptions) -> InjectionDetector {
+    train_weighted(examples, &vec![1.0; examples.len()], opts)
+}
+
+/// Trains with a weight per example (on top of `positive_weight`): the labelled attack sets
+/// can count for more than the many easy benign texts that surround them.
+pub fn train_weighted(examples: &[Example], weights: &[f32], opts: &TrainOptions) -> InjectionDetector {
     let dims = InjectionDetector::dims(opts.bits);
     let data: Vec<(Vec<(usize, f32)>, f32)> = examples
         .iter()
@@ -74,8 +83,10 @@ pub fn train(examples: &[Example], opts: &TrainOptions) -> InjectionDetector {
         }
         for &i in &order {
             let (x, y) = &data[i];
+            let example_weight = weights.get(i).copied().unwrap_or(1.0);
             let z = bias + x.iter().map(|(j, v)| w[*j] * v).sum::<f32>();
-            let err = sigmoid(z) - y;
+            let weight = if *y > 0.5 { opts.positive_weight } else { 1.0 };
+            let err = (sigmoid(z) - y) * weight * example_weight;
             for (j, v) in x {
                 let g = err * v + opts.l2 * w[*j];
                 g2[*j] += g * g;
@@ -88,20 +99,19 @@ pub fn train(examples: &[Example], opts: &TrainOptions) -> InjectionDetector {
     InjectionDetector::new(opts.bits, w, bias, opts.threshold)
 }
 
-/// Accuracy of `opts` by k-fold cross-validation on `examples` (folds by index mod k): how to
-/// choose options without looking at a test set.
-pub fn cross_validate(examples: &[Example], opts: &TrainOptions, k: usize) -> f64 {
-    let mut correct = 0usize;
+/// The score each example gets from a detector trained without it (k folds, by index mod k):
+/// how to choose a threshold without looking at any evaluation set.
+pub fn out_of_fold_scores(examples: &[Example], weights: &[f32], opts: &TrainOptions, k: usize) -> Vec<f32> {
+    let mut scores = vec![0.0f32; examples.len()];
     for fold in 0..k {
+        let kept = |i: &usize| i % k != fold;
         let train_set: Vec<Example> =
-            examples.iter().enumerate().filter(|(i, _)| i % k != fold).map(|(_, e)| e.clone()).collect();
-        let d = train(&train_set, opts);
-        correct += examples
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| i % k == fold)
-            .filter(|(_, e)| d.check(&e.text).flagged == (e.label == 1))
-            .count();
+            examples.iter().enumerate().filter(|(i, _)| kept(i)).map(|(_, e)| e.clone()).collect();
+        let train_weights: Vec<f32> = weights.iter().enumerate().filter(|(i, _)| kept(i)).map(|(_, w)| *w).collect();
+        let d = train_weighted(&train_set, &train_weights, opts);
+        for (i, e) in examples.iter().enumerate().filter(|(i, _)| i % k == fold) {
+            scores[i] = d.check(&e.text).score;
+        }
     }
-    correct as f64 / examples.len() as f64
+    scores
 }

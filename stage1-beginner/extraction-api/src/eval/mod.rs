@@ -2,6 +2,7 @@
 //! `train-guard`, `bench`. All take dataset paths; nothing here ships data.
 
 pub mod bench;
+pub mod guard_data;
 pub mod injection;
 pub mod pii;
 
