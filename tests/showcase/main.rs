@@ -21,6 +21,8 @@ async fn landing_page_health_and_graceful_shutdown() {
     assert_eq!(health["status"], "ok");
     let page = reqwest::get(&base).await.unwrap().text().await.unwrap();
     assert!(page.contains("Document Q&amp;A") && page.contains("genai-retrieval"), "{page}");
+    let retrieval_row = page.split("<tr>").find(|row| row.contains("genai-retrieval")).unwrap();
+    assert!(retrieval_row.contains("built") && !retrieval_row.contains("planned"), "{retrieval_row}");
     let list: Vec<serde_json::Value> =
         reqwest::get(format!("{base}/api/milestones")).await.unwrap().json().await.unwrap();
     assert_eq!(list.len(), 8);

@@ -45,6 +45,34 @@ pub enum LlmError {
     FallbackExhausted(Vec<(String, LlmError)>),
     #[error("invalid request: {reason}")]
     InvalidRequest { reason: String },
+    /// The server refused the prompt as longer than its context window (llama.cpp's
+    /// `exceed_context_size_error`, OpenAI's `context_length_exceeded`, vLLM's "maximum context
+    /// length"): send less, do not retry the same request.
+    #[error("the prompt does not fit the model's context window (HTTP {status}): {body}")]
+    ContextOverflow { status: u16, body: String },
+}
+
+/// Phrases servers use for a prompt longer than the context window.
+const OVERFLOW_PHRASES: &[&str] = &[
+    "exceed_context_size",
+    "exceeds the available context size",
+    "context_length_exceeded",
+    "maximum context length",
+    "context window",
+    "prompt is too long",
+    "too many tokens",
+];
+
+impl LlmError {
+    /// The error for an HTTP failure: a context overflow when the body says so, else `Http`.
+    pub fn from_http(status: u16, retry_after: Option<Duration>, body: String) -> Self {
+        let lower = body.to_ascii_lowercase();
+        if matches!(status, 400 | 413 | 422) && OVERFLOW_PHRASES.iter().any(|p| lower.contains(p)) {
+            Self::ContextOverflow { status, body }
+        } else {
+            Self::Http { status, retry_after, body }
+        }
+    }
 }
 
 fn summary(steps: &[(String, LlmError)]) -> String {
@@ -86,6 +114,7 @@ impl LlmError {
             Self::RateLimited { .. } => "client_rate_limit",
             Self::FallbackExhausted(_) => "fallback_exhausted",
             Self::InvalidRequest { .. } => "invalid_request",
+            Self::ContextOverflow { .. } => "context_overflow",
         }
     }
 }
@@ -96,8 +125,31 @@ impl Classify for LlmError {
             e if e.is_retryable() => ErrorClass::Retryable,
             Self::CircuitOpen { .. } | Self::RateLimited { .. } | Self::DeadlineExceeded(_) => ErrorClass::Retryable,
             Self::BudgetExceeded { .. } | Self::Truncated { .. } => ErrorClass::Budget,
-            Self::Http { .. } | Self::InvalidRequest { .. } | Self::ContentFiltered => ErrorClass::InvalidInput,
+            Self::Http { .. } | Self::InvalidRequest { .. } | Self::ContentFiltered | Self::ContextOverflow { .. } => {
+                ErrorClass::InvalidInput
+            }
             _ => ErrorClass::Permanent,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_overflows_are_told_apart_from_other_bad_requests() {
+        let llama = r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#;
+        let openai =
+            "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.";
+        for body in [llama, openai] {
+            let e = LlmError::from_http(400, None, body.into());
+            assert_eq!(e.kind(), "context_overflow", "{e}");
+            assert!(!e.is_retryable());
+            assert_eq!(e.class(), ErrorClass::InvalidInput);
+        }
+        assert_eq!(LlmError::from_http(400, None, "unknown field `foo`".into()).kind(), "client_error");
+        // A 5xx that mentions the context is still the server's failure, retried.
+        assert!(LlmError::from_http(503, None, "context window warming up".into()).is_retryable());
     }
 }

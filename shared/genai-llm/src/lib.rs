@@ -12,8 +12,10 @@
 //! - [`extract`] returns a validated `T` from a JSON-schema answer, re-asking on a bad fit.
 //! - [`tokens`] counts tokens per model family; [`pricing`] prices calls, keeps the ledger and
 //!   enforces budgets.
-//! - [`from_env`] builds the whole stack from `OPENAI_BASE_URL` / `OPENAI_API_KEY`.
+//! - [`from_env`] builds the whole stack from `OPENAI_BASE_URL` / `OPENAI_API_KEY`;
+//!   [`context`] finds the model's context window so prompts are budgeted to it.
 
+pub mod context;
 mod error;
 mod openai;
 pub mod pricing;

@@ -210,14 +210,12 @@ fn message_json(m: &Message) -> Value {
 pub(crate) fn map_error(e: OpenAIError) -> LlmError {
     match e {
         OpenAIError::Boxed(b) => match b.downcast::<HttpFailure>() {
-            Ok(h) => LlmError::Http { status: h.status, retry_after: h.retry_after, body: h.body },
+            Ok(h) => LlmError::from_http(h.status, h.retry_after, h.body),
             Err(other) => LlmError::Connect { source: other },
         },
         OpenAIError::Reqwest(r) if r.is_timeout() => LlmError::AttemptTimeout(Duration::ZERO),
         OpenAIError::Reqwest(r) => LlmError::Connect { source: Box::new(r) },
-        OpenAIError::ApiError(a) => {
-            LlmError::Http { status: a.status_code.as_u16(), retry_after: None, body: a.api_error.message }
-        }
+        OpenAIError::ApiError(a) => LlmError::from_http(a.status_code.as_u16(), None, a.api_error.message),
         OpenAIError::JSONDeserialize(err, _) => LlmError::Malformed { reason: format!("invalid JSON: {err}") },
         OpenAIError::StreamError(s) => LlmError::Malformed { reason: format!("invalid stream: {s}") },
         OpenAIError::InvalidArgument(reason) => LlmError::InvalidRequest { reason },

@@ -68,6 +68,10 @@ pub struct Config {
     pub refusal_threshold: Option<f64>,
     /// Default `auto`.
     pub answerer: AnswererChoice,
+    /// The model's context window in tokens; prompts are cut to fit it. Default: what the
+    /// server reports (llama.cpp `/props`, vLLM `/v1/models`), else `OPENAI_CONTEXT_TOKENS`,
+    /// else the model family's published window, else no budget.
+    pub context_tokens: Option<u64>,
 }
 
 impl Default for Config {
@@ -85,6 +89,7 @@ impl Default for Config {
             max_question_chars: 2_000,
             refusal_threshold: None,
             answerer: AnswererChoice::Auto,
+            context_tokens: None,
         }
     }
 }
@@ -152,6 +157,9 @@ impl Config {
         }
         if let Some(v) = get("DOC_QA_ANSWERER") {
             self.answerer = choice("DOC_QA_ANSWERER", v)?;
+        }
+        if let Some(v) = get("DOC_QA_CONTEXT_TOKENS") {
+            self.context_tokens = Some(parse("DOC_QA_CONTEXT_TOKENS", v, "expected a whole number of tokens")?);
         }
         if let Some(v) = get("DOC_QA_TOP_K") {
             self.top_k = parse("DOC_QA_TOP_K", v, "expected a whole number")?;

@@ -28,6 +28,7 @@ pub use library::{DocumentInfo, FileReport, Pipeline};
 use genai_core::{ChunkId, Classify, ErrorClass};
 use genai_embed::{CachedEmbedder, Embedder, EmbedderSpec};
 use genai_ingest::{ChunkConfig, Chunker, LoadLimits};
+use genai_llm::ChatModel;
 use genai_retrieval::{EmbeddedConfig, EmbeddedIndex, Hit, Retriever, SearchMode, SearchRequest};
 use library::Library;
 use serde::Serialize;
@@ -136,7 +137,14 @@ impl DocQa {
             })?),
         };
         let answerer: Arc<dyn Answerer> = match model {
-            Some(m) => Arc::new(LlmAnswerer::new(m, extractive.clone())),
+            Some(m) => {
+                let window = match config.context_tokens {
+                    Some(n) => Some(n),
+                    None => genai_llm::context::window_from_env(m.name()).await?,
+                };
+                tracing::info!(model = m.name(), context_tokens = ?window, "model answerer");
+                Arc::new(LlmAnswerer::new(m, extractive.clone()).with_context_window(window))
+            }
             None => Arc::new(extractive.clone()),
         };
         // `auto` is BM25: on SQuAD PDFs it found the answering passage in the top 5 for 93.9% of

@@ -320,6 +320,7 @@ fn clone_kind(e: &LlmError) -> LlmError {
         LlmError::Http { status, retry_after, body } => {
             LlmError::Http { status: *status, retry_after: *retry_after, body: body.clone() }
         }
+        LlmError::ContextOverflow { status, body } => LlmError::ContextOverflow { status: *status, body: body.clone() },
         LlmError::AttemptTimeout(d) => LlmError::AttemptTimeout(*d),
         LlmError::DeadlineExceeded(d) => LlmError::DeadlineExceeded(*d),
         LlmError::BudgetExceeded { scope, limit, spent, needed } => {

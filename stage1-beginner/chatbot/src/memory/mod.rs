@@ -57,22 +57,7 @@ impl Default for MemoryConfig {
 impl MemoryConfig {
     /// Context sizes of known model families (tokens), for `context_tokens` when a model is set.
     pub fn context_of(model: &str) -> Option<u64> {
-        let m = model.to_ascii_lowercase();
-        [
-            ("gpt-4.1", 1_047_576),
-            ("gpt-4o", 128_000),
-            ("o1", 200_000),
-            ("o3", 200_000),
-            ("o4", 200_000),
-            ("gpt-4-turbo", 128_000),
-            ("gpt-3.5", 16_385),
-            ("llama3.1", 128_000),
-            ("llama3", 8_192),
-            ("mistral", 32_768),
-        ]
-        .iter()
-        .find(|(p, _)| m.starts_with(p))
-        .map(|(_, n)| *n)
+        genai_llm::context::known_window(model)
     }
 
     // ANCHOR: budget

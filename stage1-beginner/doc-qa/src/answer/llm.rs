@@ -17,16 +17,61 @@ const REFUSAL_TOKEN: &str = "NOT_IN_DOCUMENTS";
 
 static CITATION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[(\d+(?:\s*,\s*\d+)*)\]").expect("valid regex"));
 
+/// Tokens kept free for the answer.
+const MAX_ANSWER_TOKENS: u32 = 400;
+
 /// Answers with a model; degrades to `fallback` when the model fails.
 #[derive(Debug, Clone)]
 pub struct LlmAnswerer {
     model: Resilient,
     fallback: Extractive,
+    /// The model's context window in tokens, when known: prompts are cut to fit it.
+    context_tokens: Option<u64>,
 }
 
 impl LlmAnswerer {
     pub fn new(model: Resilient, fallback: Extractive) -> Self {
-        Self { model: model.with_route("doc-qa.answer"), fallback }
+        Self { model: model.with_route("doc-qa.answer"), fallback, context_tokens: None }
+    }
+
+    /// Budgets every prompt to a context window of `tokens`.
+    pub fn with_context_window(mut self, tokens: Option<u64>) -> Self {
+        self.context_tokens = tokens;
+        self
+    }
+
+    /// The passages that fit a window of `window` tokens with the answer's share kept free:
+    /// the best-ranked first, the least useful (lowest-ranked) left out first; if even the
+    /// first does not fit whole, its text is cut. Counts are cl100k's, and a model's own
+    /// tokenizer differs, so a tenth of the window is kept as margin.
+    pub fn fit(model: &str, question: &str, hits: &[Hit], window: u64) -> Vec<Hit> {
+        let budget = (window * 9 / 10).saturating_sub(u64::from(MAX_ANSWER_TOKENS));
+        let cost = |hs: &[Hit]| genai_llm::tokens::count_chat_tokens(model, &Self::messages(question, hs));
+        let mut kept: Vec<Hit> = Vec::new();
+        for h in hits {
+            kept.push(h.clone());
+            if cost(&kept) > budget {
+                kept.pop();
+                break;
+            }
+        }
+        if kept.is_empty()
+            && let Some(first) = hits.first()
+        {
+            // Cut the best passage by words until it fits (halving, then stepping back up).
+            let words: Vec<&str> = first.chunk.text.split_whitespace().collect();
+            let mut n = words.len();
+            while n > 0 {
+                let mut cut = first.clone();
+                cut.chunk.text = words[..n].join(" ");
+                if cost(std::slice::from_ref(&cut)) <= budget {
+                    kept.push(cut);
+                    break;
+                }
+                n /= 2;
+            }
+        }
+        kept
     }
 
     /// The messages sent for `question` over `hits` (snapshot-tested).
@@ -47,25 +92,58 @@ impl Answerer for LlmAnswerer {
         if hits.is_empty() {
             return refusal(0.0, &engine);
         }
-        let mut req = ChatRequest::new(Self::messages(question, hits));
-        req.temperature = Some(0.0);
-        req.max_tokens = 400;
-        let reply = match self.model.chat(&req).await {
-            Ok(r) => r.text().trim().to_owned(),
-            Err(e) => {
-                tracing::warn!(error = %e, "model unavailable; answering offline");
-                let mut a = self.fallback.answer(question, hits, stats).await;
-                a.flagged
-                    .push(format!("the model was unavailable ({}); this is the offline extractive answer", e.kind()));
-                return a;
+        let mut window = self.context_tokens;
+        let mut overflowed = false;
+        let (reply, hits) = loop {
+            let fitted = match window {
+                Some(w) => Self::fit(self.model.name(), question, hits, w),
+                None => hits.to_vec(),
+            };
+            if fitted.is_empty() {
+                return self
+                    .offline(question, hits, stats, "the question alone does not fit the model's context window")
+                    .await;
+            }
+            let mut req = ChatRequest::new(Self::messages(question, &fitted));
+            req.temperature = Some(0.0);
+            req.max_tokens = MAX_ANSWER_TOKENS;
+            match self.model.chat(&req).await {
+                Ok(r) => break (r.text().trim().to_owned(), fitted),
+                // The server counts with its own tokenizer and knows its real window: send
+                // half as much once, then give up on the model for this question.
+                Err(e @ genai_llm::LlmError::ContextOverflow { .. }) if !overflowed => {
+                    tracing::warn!(error = %e, "prompt too long for the model; retrying with half the passages' budget");
+                    overflowed = true;
+                    let sent = genai_llm::tokens::count_chat_tokens(self.model.name(), &req.messages);
+                    window = Some(window.unwrap_or(sent + u64::from(MAX_ANSWER_TOKENS)) / 2);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "model unavailable; answering offline");
+                    let why = match e {
+                        genai_llm::LlmError::ContextOverflow { .. } => {
+                            "the prompt did not fit the model's context window (context_overflow)".to_owned()
+                        }
+                        e => format!("the model was unavailable ({})", e.kind()),
+                    };
+                    return self.offline(question, hits, stats, &why).await;
+                }
             }
         };
+        let hits = hits.as_slice();
         if reply.contains(REFUSAL_TOKEN) {
             let mut a = refusal(0.0, &engine);
             a.evidence = None;
             return a;
         }
         check_citations(&reply, hits, engine)
+    }
+}
+
+impl LlmAnswerer {
+    async fn offline(&self, question: &str, hits: &[Hit], stats: Option<&TermStats>, why: &str) -> Answer {
+        let mut a = self.fallback.answer(question, hits, stats).await;
+        a.flagged.push(format!("{why}; this is the offline extractive answer"));
+        a
     }
 }
 
