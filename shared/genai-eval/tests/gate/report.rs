@@ -1,9 +1,9 @@
 //! The retrieval report on a tiny BEIR-shaped dataset written here: its table and JSON shape are
 //! pinned (timings redacted), with and without the bundled reranker.
 
-use genai_eval::retrieval::{RetrievalEval, Source};
+use genai_eval::retrieval::RetrievalEval;
 use genai_retrieval::rerank::LearnedReranker;
-use genai_retrieval::{Fusion, Reranking, SearchMode};
+use genai_retrieval::{Reranking, SearchMode};
 use std::sync::Arc;
 
 fn write_dataset(dir: &std::path::Path) {
@@ -41,20 +41,10 @@ async fn the_report_has_intervals_per_query_scores_and_reranking() {
     let (data, work) = (tmp.path().join("tiny-beir"), tmp.path().join("work"));
     std::fs::create_dir_all(&data).unwrap();
     write_dataset(&data);
-    let base = RetrievalEval {
-        source: Source::Beir { dir: data.clone(), split: "test".into() },
-        mode: SearchMode::Hybrid,
-        embedder: Arc::new(genai_embed::HashingEmbedder::default()),
-        workdir: work,
-        k: 3,
-        candidates: 10,
-        fusion: Fusion::default(),
-        ignore_identical_ids: true,
-        progress: false,
-        rerank: None,
-        prf: None,
-        rewriter: None,
-    };
+    // The gate's own evaluation, on the tiny set with a smaller depth.
+    let dir = data.to_str().unwrap();
+    let embedder = Arc::new(genai_embed::HashingEmbedder::default());
+    let base = RetrievalEval { k: 3, candidates: 10, ..super::eval(dir, work, SearchMode::Hybrid, embedder) };
     let plain = base.run().await.unwrap();
     let reranking = Reranking::new(Arc::new(LearnedReranker::bundled().unwrap()));
     let reranked = RetrievalEval { rerank: Some(reranking), ..base }.run().await.unwrap();

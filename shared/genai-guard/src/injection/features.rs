@@ -18,8 +18,9 @@ pub struct Feature {
     pub gram: String,
 }
 
-/// FNV-1a over several byte slices, as if they were one.
-fn fnv1a(parts: &[&[u8]], seed: u64) -> u64 {
+/// FNV-1a over several byte slices, as if they were one (seed 0: plain FNV-1a). Stable across
+/// machines and releases, unlike `std`'s hasher.
+pub fn fnv1a(parts: &[&[u8]], seed: u64) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
     for part in parts {
         for b in *part {

@@ -16,8 +16,8 @@ mod features;
 mod rules;
 mod train;
 
-pub use features::{Feature, featurize};
-pub use train::{Example, TrainOptions, load_jsonl, out_of_fold_scores, train, train_weighted};
+pub use features::{Feature, featurize, fnv1a};
+pub use train::{Example, TrainOptions, load_jsonl, out_of_fold_scores, train_weighted};
 
 use crate::GuardError;
 use serde::Serialize;

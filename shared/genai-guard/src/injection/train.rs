@@ -52,13 +52,8 @@ pub fn load_jsonl(text: &str) -> Result<Vec<Example>, GuardError> {
         .collect()
 }
 
-/// Trains a detector on `examples`.
-pub fn train(examples: &[Example], opts: &TrainOptions) -> InjectionDetector {
-    train_weighted(examples, &vec![1.0; examples.len()], opts)
-}
-
-/// Trains with a weight per example (on top of `positive_weight`): the labelled attack sets
-/// can count for more than the many easy benign texts that surround them.
+/// Trains a detector on `examples`, with a weight per example (on top of `positive_weight`):
+/// the labelled attack sets can count for more than the many easy benign texts around them.
 pub fn train_weighted(examples: &[Example], weights: &[f32], opts: &TrainOptions) -> InjectionDetector {
     let dims = InjectionDetector::dims(opts.bits);
     let data: Vec<(Vec<(usize, f32)>, f32)> = examples

@@ -58,7 +58,7 @@ impl LlmAnswerer {
         if kept.is_empty()
             && let Some(first) = hits.first()
         {
-            // Cut the best passage by words until it fits (halving, then stepping back up).
+            // Cut the best passage by words until it fits, halving the words each time.
             let words: Vec<&str> = first.chunk.text.split_whitespace().collect();
             let mut n = words.len();
             while n > 0 {
@@ -72,6 +72,13 @@ impl LlmAnswerer {
             }
         }
         kept
+    }
+
+    /// The offline answer, flagged with why the model's was not given.
+    async fn offline(&self, question: &str, hits: &[Hit], stats: Option<&TermStats>, why: &str) -> Answer {
+        let mut a = self.fallback.answer(question, hits, stats).await;
+        a.flagged.push(format!("{why}; this is the offline extractive answer"));
+        a
     }
 
     /// The messages sent for `question` over `hits` (snapshot-tested).
@@ -118,7 +125,7 @@ impl Answerer for LlmAnswerer {
                     window = Some(window.unwrap_or(sent + u64::from(MAX_ANSWER_TOKENS)) / 2);
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "model unavailable; answering offline");
+                    tracing::warn!(error = %e, "model call failed; answering offline");
                     let why = match e {
                         genai_llm::LlmError::ContextOverflow { .. } => {
                             "the prompt did not fit the model's context window (context_overflow)".to_owned()
@@ -136,14 +143,6 @@ impl Answerer for LlmAnswerer {
             return a;
         }
         check_citations(&reply, hits, engine)
-    }
-}
-
-impl LlmAnswerer {
-    async fn offline(&self, question: &str, hits: &[Hit], stats: Option<&TermStats>, why: &str) -> Answer {
-        let mut a = self.fallback.answer(question, hits, stats).await;
-        a.flagged.push(format!("{why}; this is the offline extractive answer"));
-        a
     }
 }
 

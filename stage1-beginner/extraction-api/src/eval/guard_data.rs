@@ -46,12 +46,7 @@ pub enum Split {
 
 /// The half of a group: FNV-1a of the key, even = train, odd = eval.
 fn half(key: &str) -> Split {
-    let mut h = 0xcbf2_9ce4_8422_2325_u64;
-    for b in key.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    if h.is_multiple_of(2) { Split::Train } else { Split::Eval }
+    if genai_guard::injection::fnv1a(&[key.as_bytes()], 0).is_multiple_of(2) { Split::Train } else { Split::Eval }
 }
 
 /// One source: a name for the table, its kind, and its texts.
