@@ -47,10 +47,27 @@ pub fn short_answer(question: &str, sentence: &str) -> Option<String> {
         !t.is_empty() && t.iter().any(|w| !q_terms.contains(w))
     };
     let month = Regex::new(&format!("^(?:{MONTHS})$")).expect("valid regex");
-    let first = |re: &Regex| {
-        re.find_iter(sentence).map(|m| m.as_str().trim()).find(|s| novel(s) && !month.is_match(s)).map(str::to_owned)
+    // A pronoun is capitalised at the start of a sentence ("I", "My"), but it names no one.
+    let pronoun = |s: &str| {
+        let w = s.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+        FILLER.contains(&w.as_str()) || STOP.contains(&w.as_str())
     };
-    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| q.starts_with(p) || q.contains(&format!(" {p}")));
+    let first = |re: &Regex| {
+        re.find_iter(sentence)
+            .map(|m| m.as_str().trim())
+            .find(|s| novel(s) && !month.is_match(s) && !pronoun(s))
+            .map(str::to_owned)
+    };
+    // A question word asks at the start ("When was…"), at the end ("…was played when?"), or, as
+    // a phrase, anywhere ("…in what year…"); a bare "when" mid-question is a clause ("What did
+    // they give him when they met?").
+    let starts = |prefixes: &[&str]| {
+        prefixes.iter().any(|p| {
+            q.starts_with(p)
+                || q.trim_end_matches(['?', ' ']).ends_with(&format!(" {p}"))
+                || (p.contains(' ') && q.contains(&format!(" {p}")))
+        })
+    };
     if starts(&["when", "what year", "which year", "in what year", "what date", "what century"]) {
         return first(&DATE);
     }
@@ -70,11 +87,18 @@ pub fn short_answer(question: &str, sentence: &str) -> Option<String> {
 }
 
 /// The run of consecutive words absent from the question that sits closest to the words present
-/// in it, trimmed of function words, at most 6 words.
+/// in it, trimmed of function words, at most 6 words. A run with no content word ("I", "it's
+/// my") is no answer. Between equally close runs, the one after the question's words wins:
+/// in English the thing asked about usually follows its verb ("reading *The Lean Startup*").
 fn novel_run(sentence: &str, q_terms: &HashSet<String>) -> Option<String> {
     let words: Vec<&str> = sentence.split_whitespace().collect();
     let in_q: Vec<bool> = words.iter().map(|w| terms(w).iter().any(|t| q_terms.contains(t))).collect();
     let anchors: Vec<usize> = (0..words.len()).filter(|&i| in_q[i]).collect();
+    let clean = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+    let filler = |w: &str| {
+        let w = clean(w);
+        w.is_empty() || STOP.contains(&w.as_str()) || FILLER.contains(&w.as_str())
+    };
     let mut runs: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < words.len() {
@@ -90,29 +114,106 @@ fn novel_run(sentence: &str, q_terms: &HashSet<String>) -> Option<String> {
                 break;
             }
             i += 1;
-            if w.ends_with([',', ';', ':']) {
+            if w.ends_with([',', ';', ':', '.', '!', '?']) {
                 break;
             }
         }
         let (mut s, mut e) = (start, i);
-        let clean = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
-        while s < e && STOP.contains(&clean(words[s]).as_str()) {
+        while s < e && filler(words[s]) {
             s += 1;
         }
-        while e > s && STOP.contains(&clean(words[e - 1]).as_str()) {
+        while e > s && filler(words[e - 1]) {
             e -= 1;
         }
         if e > s {
             runs.push((s, e.min(s + 6)));
         }
     }
+    // (distance to the nearest question word, 0 when the run follows one and 1 when it precedes).
     let distance = |(s, e): (usize, usize)| {
-        anchors.iter().map(|&a| if a < s { s - a } else { a.saturating_sub(e - 1) }).min().unwrap_or(usize::MAX)
+        anchors
+            .iter()
+            .map(|&a| if a < s { (s - a, 0) } else { (a.saturating_sub(e - 1), 1) })
+            .min()
+            .unwrap_or((usize::MAX, 1))
     };
-    let best = runs.into_iter().min_by_key(|&r| (distance(r), r.1 - r.0))?;
+    let best = runs.into_iter().min_by_key(|&r| (distance(r), r.0))?;
     let text = words[best.0..best.1].join(" ");
-    Some(text.trim_matches(|c: char| matches!(c, ',' | ';' | ':' | '.' | '(' | ')' | '"')).to_owned())
+    Some(text.trim_matches(|c: char| matches!(c, ',' | ';' | ':' | '.' | '!' | '?' | '(' | ')' | '"')).to_owned())
 }
+
+/// Words that never make an answer on their own: pronouns, auxiliaries, chat fillers.
+const FILLER: &[&str] = &[
+    "i",
+    "i'm",
+    "i've",
+    "i'll",
+    "i'd",
+    "me",
+    "my",
+    "mine",
+    "you",
+    "you're",
+    "your",
+    "yours",
+    "we",
+    "our",
+    "us",
+    "he",
+    "him",
+    "his",
+    "she",
+    "her",
+    "they",
+    "them",
+    "their",
+    "it's",
+    "this",
+    "these",
+    "those",
+    "so",
+    "just",
+    "really",
+    "very",
+    "too",
+    "also",
+    "am",
+    "do",
+    "does",
+    "did",
+    "got",
+    "get",
+    "gets",
+    "yeah",
+    "yep",
+    "wow",
+    "oh",
+    "hey",
+    "hi",
+    "thanks",
+    "totally",
+    "definitely",
+    "super",
+    "lately",
+    "recently",
+    "currently",
+    "now",
+    "then",
+    "there",
+    "here",
+    "what",
+    "how",
+    "some",
+    "lot",
+    "lots",
+    "all",
+    "not",
+    "can",
+    "could",
+    "will",
+    "would",
+    "be",
+];
 
 #[cfg(test)]
 mod tests {

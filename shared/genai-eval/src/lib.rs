@@ -6,6 +6,7 @@
 //! - [`rag`] scores RAG answers natively: context precision/recall from ids, faithfulness as
 //!   claim support (offline overlap judge, or a model judge recorded to a cassette), answer
 //!   relevancy; not-applicable is `None`, never NaN.
+//! - [`locomo`] reads LoCoMo conversations and scores answers with its official per-category F1.
 //! - [`squad`] reads SQuAD v1.1 and scores answers with its official EM/F1, plus containment.
 //! - [`retrieval`] indexes a BEIR corpus (or HotpotQA's pooled paragraphs, [`hotpot`]) with a
 //!   chosen embedder, search mode and reranker, runs every judged query, and reports quality
@@ -14,6 +15,7 @@
 pub mod beir;
 pub mod compare;
 pub mod hotpot;
+pub mod locomo;
 pub mod metrics;
 pub mod rag;
 pub mod retrieval;

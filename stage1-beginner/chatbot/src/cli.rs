@@ -55,6 +55,34 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         turns: usize,
     },
+    /// Measure the memory on an external benchmark.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// LoCoMo (ACL 2024): replay each long conversation into a session, ask every question as
+    /// an unrecorded turn through the real window, summary and recall, and print the official
+    /// F1 per category with 95% intervals, tokens sent per question and turn latency. Offline
+    /// unless a model is configured (OPENAI_BASE_URL), like the chat itself.
+    Locomo {
+        /// The LoCoMo JSON file (the official locomo10.json layout, or a subset of it).
+        #[arg(long)]
+        data: PathBuf,
+        /// Only the first N conversations.
+        #[arg(long)]
+        conversations: Option<usize>,
+        /// Only the first N questions of each conversation.
+        #[arg(long)]
+        questions: Option<usize>,
+        /// Offline responder threshold (default: the configured answer_threshold).
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Also write the report, every question and reply included, as JSON.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 impl Cli {
@@ -99,6 +127,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.memory.context_tokens = 2_048;
             }
             cost_table(config, turns).await?
+        }
+        Some(Command::Eval(EvalCommand::Locomo { data, conversations, questions, threshold, out })) => {
+            let mut config = config;
+            if let Some(t) = threshold {
+                config.answer_threshold = t;
+            }
+            let model = if config.responder == Engine::Offline { None } else { genai_llm::from_env()? };
+            let report = crate::eval::locomo_file(&config, model, &data, conversations, questions).await?;
+            print!("{}", report.table());
+            if let Some(out) = out {
+                std::fs::write(&out, serde_json::to_vec_pretty(&report)?)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
         }
         None => terminal(config, cli.session).await?,
     }

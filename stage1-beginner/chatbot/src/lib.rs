@@ -10,7 +10,9 @@
 
 mod api;
 pub mod cli;
+pub mod eval;
 pub mod memory;
+pub mod offline;
 pub mod responder;
 pub mod store;
 
@@ -57,6 +59,9 @@ pub struct Config {
     pub summarizer: Engine,
     /// Longest accepted message in characters, before any token accounting (default 32,000).
     pub max_message_chars: usize,
+    /// Offline responder: the share of a question's weighted terms a remembered sentence must
+    /// hold to be given as the answer (default [`offline::DEFAULT_THRESHOLD`]).
+    pub answer_threshold: f64,
 }
 
 impl Default for Config {
@@ -68,6 +73,7 @@ impl Default for Config {
             responder: Engine::Auto,
             summarizer: Engine::Offline,
             max_message_chars: 32_000,
+            answer_threshold: offline::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -143,6 +149,13 @@ impl Classify for ChatError {
             Self::DataDir { .. } | Self::Config { .. } => ErrorClass::Permanent,
         }
     }
+}
+
+/// Whether a turn joins the stored conversation ([`Chatbot::send_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    Yes,
+    No,
 }
 
 /// What the memory did this turn (returned with every reply; the book's cost table uses it).
@@ -232,7 +245,7 @@ impl Chatbot {
         };
         let responder: Arc<dyn Responder> = match pick(config.responder)? {
             Some(m) => Arc::new(LlmResponder::new(m)),
-            None => Arc::new(OfflineResponder::default()),
+            None => Arc::new(OfflineResponder::with_threshold(config.answer_threshold)),
         };
         let summarizer: Arc<dyn Summarizer> = match pick(config.summarizer)? {
             Some(m) => Arc::new(LlmSummarizer { model: m }),
@@ -343,6 +356,15 @@ impl Chatbot {
     /// Sends a user message. The reply streams from [`Turn::events`]; it is stored when complete,
     /// even if nobody reads the stream to the end.
     pub async fn send(&self, id: &str, text: &str) -> Result<Turn, ChatError> {
+        self.send_with(id, text, Record::Yes).await
+    }
+
+    /// [`Chatbot::send`], choosing whether the message and its reply join the conversation.
+    /// With [`Record::No`] the memory is maintained exactly as for a recorded turn (turns that no
+    /// longer fit are summarised and indexed for recall), but the question and its answer are
+    /// not stored: an aside that leaves the session as it was, which is how the LoCoMo
+    /// evaluation asks its questions one after another about the same conversation.
+    pub async fn send_with(&self, id: &str, text: &str, record: Record) -> Result<Turn, ChatError> {
         let guard = self.lock(id).lock_owned().await;
         let inner = &self.inner;
         let cfg = &inner.config.memory;
@@ -372,12 +394,17 @@ impl Chatbot {
                 }
             }
         }
-        inner.store.append(id, &user).await?;
+        if record == Record::Yes {
+            inner.store.append(id, &user).await?;
+        }
 
         // ANCHOR: turn
         // The window, and what leaves it this turn.
         let active: Vec<store::Stored> = inner.store.messages(id).await?.into_iter().filter(|s| !s.evicted).collect();
-        let history: Vec<Message> = active.iter().map(|s| s.message.clone()).collect();
+        let mut history: Vec<Message> = active.iter().map(|s| s.message.clone()).collect();
+        if record == Record::No {
+            history.push(user.clone());
+        }
         let start = window::fit(&history, budget, tokens);
         let mut summary = inner.store.summary(id).await?;
         if start > 0 {
@@ -428,6 +455,7 @@ impl Chatbot {
             let _guard = guard;
             while let Some(event) = upstream.next().await {
                 if let Ok(StreamEvent::Done(r)) = &event
+                    && record == Record::Yes
                     && let Err(e) = store.append(&session, &r.message).await
                 {
                     tracing::error!(error = %e, "the reply could not be stored");
@@ -440,7 +468,17 @@ impl Chatbot {
 
     /// [`Chatbot::send`] and wait for the whole reply.
     pub async fn send_and_wait(&self, id: &str, text: &str) -> Result<(String, TurnInfo), ChatError> {
-        let mut turn = self.send(id, text).await?;
+        self.send_and_wait_with(id, text, Record::Yes).await
+    }
+
+    /// [`Chatbot::send_with`] and wait for the whole reply.
+    pub async fn send_and_wait_with(
+        &self,
+        id: &str,
+        text: &str,
+        record: Record,
+    ) -> Result<(String, TurnInfo), ChatError> {
+        let mut turn = self.send_with(id, text, record).await?;
         let mut reply = String::new();
         while let Some(event) = turn.events.next().await {
             match event? {

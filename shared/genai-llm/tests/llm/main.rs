@@ -4,6 +4,7 @@
 mod budget_and_fallback;
 mod faults;
 mod props;
+mod real_server;
 mod requests;
 mod streaming;
 mod structured;

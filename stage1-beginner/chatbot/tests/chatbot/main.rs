@@ -3,6 +3,7 @@
 //! restart of a real `chatbot serve` process.
 
 mod api;
+mod browser;
 mod conversation;
 mod restart;
 mod window;
