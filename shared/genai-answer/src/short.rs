@@ -38,8 +38,26 @@ const STOP: &[&str] = &[
     "that", "which", "it", "its", "from", "be", "been", "has", "had", "have",
 ];
 
+/// Which of two equally close spans is the answer when the question's type does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prefer {
+    /// The shorter: documents name the thing asked about as often before the question's words
+    /// as after them ("*Pepsi* confirmed…"). Measured on SQuAD.
+    #[default]
+    Shorter,
+    /// The one after the question's words: in first-person chat the speaker is the subject and
+    /// the thing asked about follows its verb ("I'm reading *The Lean Startup*"). Measured on
+    /// LoCoMo.
+    Following,
+}
+
 /// A short answer to `question` inside `sentence`, if one can be found.
 pub fn short_answer(question: &str, sentence: &str) -> Option<String> {
+    short_answer_with(question, sentence, Prefer::Shorter)
+}
+
+/// [`short_answer`], choosing how ties between spans are broken.
+pub fn short_answer_with(question: &str, sentence: &str, prefer: Prefer) -> Option<String> {
     let q = question.to_lowercase();
     let q_terms: HashSet<String> = terms(question).into_iter().collect();
     let novel = |span: &str| {
@@ -83,14 +101,13 @@ pub fn short_answer(question: &str, sentence: &str) -> Option<String> {
     if q.starts_with("where") {
         return first(&NAME);
     }
-    novel_run(sentence, &q_terms)
+    novel_run(sentence, &q_terms, prefer)
 }
 
 /// The run of consecutive words absent from the question that sits closest to the words present
 /// in it, trimmed of function words, at most 6 words. A run with no content word ("I", "it's
-/// my") is no answer. Between equally close runs, the one after the question's words wins:
-/// in English the thing asked about usually follows its verb ("reading *The Lean Startup*").
-fn novel_run(sentence: &str, q_terms: &HashSet<String>) -> Option<String> {
+/// my") is no answer.
+fn novel_run(sentence: &str, q_terms: &HashSet<String>, prefer: Prefer) -> Option<String> {
     let words: Vec<&str> = sentence.split_whitespace().collect();
     let in_q: Vec<bool> = words.iter().map(|w| terms(w).iter().any(|t| q_terms.contains(t))).collect();
     let anchors: Vec<usize> = (0..words.len()).filter(|&i| in_q[i]).collect();
@@ -129,15 +146,18 @@ fn novel_run(sentence: &str, q_terms: &HashSet<String>) -> Option<String> {
             runs.push((s, e.min(s + 6)));
         }
     }
-    // (distance to the nearest question word, 0 when the run follows one and 1 when it precedes).
+    // (distance to the nearest question word, whether the run comes before that word).
     let distance = |(s, e): (usize, usize)| {
         anchors
             .iter()
-            .map(|&a| if a < s { (s - a, 0) } else { (a.saturating_sub(e - 1), 1) })
+            .map(|&a| if a < s { (s - a, false) } else { (a.saturating_sub(e - 1), true) })
             .min()
-            .unwrap_or((usize::MAX, 1))
+            .unwrap_or((usize::MAX, true))
     };
-    let best = runs.into_iter().min_by_key(|&r| (distance(r), r.0))?;
+    let best = match prefer {
+        Prefer::Shorter => runs.into_iter().min_by_key(|&r| (distance(r).0, r.1 - r.0)),
+        Prefer::Following => runs.into_iter().min_by_key(|&r| (distance(r), r.0)),
+    }?;
     let text = words[best.0..best.1].join(" ");
     Some(text.trim_matches(|c: char| matches!(c, ',' | ';' | ':' | '.' | '!' | '?' | '(' | ')' | '"')).to_owned())
 }

@@ -101,7 +101,7 @@ impl Default for OpenAiConfig {
             // value is ignored: the URL guess applies).
             kind: std::env::var("OPENAI_SERVER_KIND")
                 .ok()
-                .and_then(|k| serde_json::from_value(serde_json::Value::String(k.to_lowercase())).ok()),
+                .and_then(|k| serde_json::from_value(Value::String(k.to_lowercase())).ok()),
             connect_timeout_ms: 5_000,
         }
     }

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use genai_core::{Classify, ErrorClass};
 use genai_llm::{
     ChatModel, ChatRequest, ExtractOptions, FinishReason, LlmError, Message, OpenAiConfig, OpenAiModel, PriceTable,
-    ResilienceConfig, ResponseFormat, Resilient, ServerKind, StreamEvent, ToolSpec,
+    ResilienceConfig, Resilient, ResponseFormat, ServerKind, StreamEvent, ToolSpec,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -111,7 +111,11 @@ async fn a_stream_is_deltas_then_one_done_with_the_servers_usage() {
     assert!(count > 1, "streamed in pieces, not one block");
     assert_eq!(done.text(), deltas);
     assert!(serde_json::from_str::<Value>(&deltas).is_ok(), "{deltas}");
-    assert!(!done.usage.counted && done.usage.output_tokens > 0, "usage from the stream's last chunk: {:?}", done.usage);
+    assert!(
+        !done.usage.counted && done.usage.output_tokens > 0,
+        "usage from the stream's last chunk: {:?}",
+        done.usage
+    );
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@
 
 use super::dates;
 use super::sources::Source;
+use genai_answer::Prefer;
 use genai_retrieval::terms;
 use std::collections::{HashMap, HashSet};
 
@@ -187,7 +188,7 @@ pub fn short(q: &Question, ranked: &[Scored<'_>]) -> Option<String> {
             let said_on = best.source.said_on;
             said_on
                 .and_then(|d| dates::resolve(&best.sentence, d))
-                .or_else(|| genai_answer::short_answer(&q.text, &best.sentence))
+                .or_else(|| genai_answer::short_answer_with(&q.text, &best.sentence, Prefer::Following))
                 .or_else(|| said_on.map(dates::day))
         }
         Kind::YesNo => {
@@ -197,7 +198,7 @@ pub fn short(q: &Question, ranked: &[Scored<'_>]) -> Option<String> {
             let floor = best.score * 0.75;
             let mut parts: Vec<String> = Vec::new();
             for s in ranked.iter().take_while(|s| s.score >= floor).take(4) {
-                if let Some(a) = genai_answer::short_answer(&q.text, &s.sentence)
+                if let Some(a) = genai_answer::short_answer_with(&q.text, &s.sentence, Prefer::Following)
                     && !parts.iter().any(|p| p.eq_ignore_ascii_case(&a))
                 {
                     parts.push(a);
@@ -205,7 +206,7 @@ pub fn short(q: &Question, ranked: &[Scored<'_>]) -> Option<String> {
             }
             (!parts.is_empty()).then(|| parts.join(", "))
         }
-        _ => genai_answer::short_answer(&q.text, &best.sentence),
+        _ => genai_answer::short_answer_with(&q.text, &best.sentence, Prefer::Following),
     }
 }
 

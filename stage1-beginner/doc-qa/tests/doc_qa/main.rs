@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod llm;
+mod real_server;
 
 use doc_qa::{AnswererChoice, Config, DocQa};
 use std::path::PathBuf;

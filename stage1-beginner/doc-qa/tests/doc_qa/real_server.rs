@@ -1,0 +1,62 @@
+//! doc-qa's model answerer against a real llama-server (`LLAMA_SERVER_URL`, see genai-llm's
+//! `tests/llm/real_server.rs`): the failure a real server first showed — a 2,414-token prompt
+//! sent to a 2,048-token context, answered offline as "model unavailable" — must not come back.
+//! Passages that cannot all fit are sent in rank order up to the window the server reports.
+
+use doc_qa::answer::{Answerer, Extractive, LlmAnswerer};
+use genai_core::{Chunk, ChunkId, DocId, PageRange};
+use genai_llm::{OpenAiConfig, OpenAiModel, PriceTable, ResilienceConfig, Resilient, ServerKind};
+use genai_retrieval::Hit;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::test]
+async fn passages_over_the_servers_window_are_budgeted_not_refused_as_overflow() {
+    let Ok(url) = std::env::var("LLAMA_SERVER_URL") else {
+        eprintln!("SKIPPED: LLAMA_SERVER_URL is not set");
+        return;
+    };
+    let window = genai_llm::context::discover_window(&url, None, Duration::from_secs(5)).await;
+    assert!(window.is_some(), "LLAMA_SERVER_URL={url} is set but its /props does not answer");
+    let config = OpenAiConfig {
+        base_url: url,
+        model: "gemma-3-270m".into(),
+        api_key_env: "DOC_QA_REAL_SERVER_KEY".into(),
+        kind: Some(ServerKind::LlamaCpp),
+        connect_timeout_ms: 2_000,
+    };
+    let resilience = ResilienceConfig {
+        attempt_timeout: Duration::from_secs(90),
+        deadline: Duration::from_secs(180),
+        ..ResilienceConfig::default()
+    };
+    let model =
+        Resilient::new(Arc::new(OpenAiModel::new(&config).unwrap()), resilience, Arc::new(PriceTable::default()));
+    // Eight passages of about 400 tokens each: about 3,200 tokens against a 2,048 window.
+    let hits: Vec<Hit> = (0..8)
+        .map(|i| {
+            let text = format!("Pump P-{i} is inspected every {} months by a certified technician. ", i + 2).repeat(28);
+            let doc = DocId::from_content(format!("manual-{i}").as_bytes());
+            Hit::new(Chunk {
+                id: ChunkId::derive(&doc, "t", i),
+                doc_id: doc,
+                source: format!("manual-{i}.pdf"),
+                ordinal: 0,
+                char_span: 0..text.chars().count(),
+                text,
+                pages: PageRange::single(1),
+                token_count: 0,
+            })
+        })
+        .collect();
+    let answerer =
+        LlmAnswerer::new(model, Extractive::new(doc_qa::answer::LEXICAL_WEIGHTS)).with_context_window(window);
+    let answer = answerer.answer("How often is pump P-0 inspected?", &hits, None).await;
+    // The tiny model may ramble to its token limit (then the answer is offline and says why);
+    // what must never happen is a prompt the server refuses as too long.
+    assert!(
+        answer.flagged.iter().all(|f| !f.contains("context")),
+        "the prompt must fit the server's window: {:?}",
+        answer.flagged
+    );
+}
