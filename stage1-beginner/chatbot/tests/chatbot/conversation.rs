@@ -204,3 +204,21 @@ fn prompts_are_pinned() {
     insta::assert_snapshot!("system_prompt", chatbot::SYSTEM_PROMPT);
     insta::assert_snapshot!("summarize_prompt", chatbot::memory::summary::SUMMARIZE_PROMPT);
 }
+
+#[tokio::test]
+async fn an_unrecorded_question_is_answered_from_memory_and_leaves_the_session_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = offline(dir.path(), 420).await;
+    let id = bot.create_session().await.unwrap();
+    for text in &TRIP[..6] {
+        bot.send_and_wait(&id, text).await.unwrap();
+    }
+    let before = bot.session(&id).await.unwrap();
+    let (reply, info) =
+        bot.send_and_wait_with(&id, "Who could we visit in Tromsø?", chatbot::Record::No).await.unwrap();
+    assert!(reply.contains("Zephyrine"), "{reply}");
+    assert!(info.context_tokens > 0);
+    let after = bot.session(&id).await.unwrap();
+    assert_eq!(after.messages.len(), before.messages.len(), "neither the question nor the reply is stored");
+    assert!(!after.messages.iter().any(|m| m.content.as_deref() == Some("Who could we visit in Tromsø?")));
+}

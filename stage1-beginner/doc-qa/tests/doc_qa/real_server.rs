@@ -1,7 +1,9 @@
 //! doc-qa's model answerer against a real llama-server (`LLAMA_SERVER_URL`, see genai-llm's
 //! `tests/llm/real_server.rs`): the failure a real server first showed — a 2,414-token prompt
 //! sent to a 2,048-token context, answered offline as "model unavailable" — must not come back.
-//! Passages that cannot all fit are sent in rank order up to the window the server reports.
+//! Passages that cannot all fit are sent in rank order up to the window the server reports
+//! (and, were the server's tokenizer to count more than ours, an overflow is retried once with
+//! half the budget: either way the server's refusal never reaches the user as "unavailable").
 
 use doc_qa::answer::{Answerer, Extractive, LlmAnswerer};
 use genai_core::{Chunk, ChunkId, DocId, PageRange};
