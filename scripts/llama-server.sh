@@ -18,6 +18,8 @@
 # AVX-512 features it does not fully run. The model weights are under the Gemma terms; they stay
 # in the cache, never in the repository.
 set -euo pipefail
+# shellcheck source=scripts/server-lib.sh
+. "$(dirname "$0")/server-lib.sh"
 llama_version=11434.0.0
 llama_sha256=b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45
 model_version=1.0.0
@@ -87,8 +89,6 @@ PY
   echo "$dest"
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 start() {
   local dir="$1" bin gguf port
   bin="$(binary)"; gguf="$(model)"
@@ -99,30 +99,12 @@ start() {
   (exec "$bin" --model "$gguf" --host 127.0.0.1 --port "$port" --ctx-size 2048 --parallel 1 --threads 2 \
      --jinja --alias gemma-3-270m) </dev/null >"$dir/llama-server.log" 2>&1 &
   echo $! >"$dir/pid"
-  for _ in $(seq 1 600); do
-    if python3 - "$port" <<'PY' 2>/dev/null
-import sys, urllib.request
-urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1)
-PY
-    then
-      printf 'LLAMA_SERVER_URL=http://127.0.0.1:%s/v1\n' "$port" >"$dir/env"
-      echo "http://127.0.0.1:$port/v1"
-      return 0
-    fi
-    kill -0 "$(cat "$dir/pid")" 2>/dev/null || { echo "llama-server exited; log:" >&2; tail -20 "$dir/llama-server.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "llama-server not ready after 60 s; log:" >&2; tail -20 "$dir/llama-server.log" >&2; return 1
+  wait_ready llama-server "http://127.0.0.1:$port/health" "$dir" "$dir/llama-server.log" 600
+  printf 'LLAMA_SERVER_URL=http://127.0.0.1:%s/v1\n' "$port" >"$dir/env"
+  echo "http://127.0.0.1:$port/v1"
 }
 
-stop() {
-  local dir="$1" pid
-  [ -f "$dir/pid" ] || return 0
-  pid="$(cat "$dir/pid")"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
+stop() { stop_server "$1"; }
 
 case "${1:-}" in
   binary) binary ;;

@@ -13,6 +13,8 @@
 # (and QDRANT_API_KEY) themselves; see the retrieval-core chapter of the book.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/server-lib.sh
+. "$root/scripts/server-lib.sh"
 version=1.18.3
 
 binary() {
@@ -28,8 +30,6 @@ binary() {
   "$tools/unpack.sh" "$cache" >/dev/null
   echo "$cache/qdrant"
 }
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start() {
   local dir="$1" bin http grpc p2p
@@ -47,30 +47,12 @@ start() {
      QDRANT__LOG_LEVEL=WARN \
      "$bin" --uri "http://127.0.0.1:$p2p") </dev/null >"$dir/qdrant.log" 2>&1 &
   echo $! >"$dir/pid"
-  for _ in $(seq 1 300); do
-    if python3 - "$http" <<'PY' 2>/dev/null
-import sys, urllib.request
-urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/readyz", timeout=1)
-PY
-    then
-      printf 'QDRANT_URL=http://127.0.0.1:%s\nQDRANT_HTTP=http://127.0.0.1:%s\n' "$grpc" "$http" >"$dir/env"
-      echo "http://127.0.0.1:$grpc"
-      return 0
-    fi
-    kill -0 "$(cat "$dir/pid")" 2>/dev/null || { echo "qdrant exited; log:" >&2; tail -20 "$dir/qdrant.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "qdrant not ready after 30 s; log:" >&2; tail -20 "$dir/qdrant.log" >&2; return 1
+  wait_ready qdrant "http://127.0.0.1:$http/readyz" "$dir" "$dir/qdrant.log" 300
+  printf 'QDRANT_URL=http://127.0.0.1:%s\nQDRANT_HTTP=http://127.0.0.1:%s\n' "$grpc" "$http" >"$dir/env"
+  echo "http://127.0.0.1:$grpc"
 }
 
-stop() {
-  local dir="$1" pid
-  [ -f "$dir/pid" ] || return 0
-  pid="$(cat "$dir/pid")"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
+stop() { stop_server "$1"; }
 
 case "${1:-}" in
   binary) binary ;;

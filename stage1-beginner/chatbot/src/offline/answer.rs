@@ -124,15 +124,19 @@ pub fn rank<'a>(q: &Question, sources: &'a [Source]) -> Vec<Scored<'a>> {
     let sentence_terms: Vec<Vec<HashSet<String>>> =
         split.iter().map(|ss| ss.iter().map(|s| terms(s).into_iter().collect()).collect()).collect();
     let n = sentence_terms.iter().map(Vec::len).sum::<usize>().max(1) as f64;
+    // Sorted, not a HashSet's order: float sums in a fixed order make scores, and so the
+    // evaluation, reproducible run to run.
+    let mut unique: Vec<&String> = q.terms.iter().collect();
+    unique.sort();
+    unique.dedup();
     let mut df: HashMap<&str, usize> = HashMap::new();
-    for t in q.terms.iter().collect::<HashSet<_>>() {
-        df.insert(t, sentence_terms.iter().flatten().filter(|s| s.contains(t)).count());
+    for t in &unique {
+        df.insert(t, sentence_terms.iter().flatten().filter(|s| s.contains(*t)).count());
     }
     let idf = |t: &str| {
         let d = df.get(t).copied().unwrap_or(0) as f64;
         (1.0 + (n - d + 0.5) / (d + 0.5)).ln()
     };
-    let unique: Vec<&String> = q.terms.iter().collect::<HashSet<_>>().into_iter().collect();
     let total: f64 = unique.iter().map(|t| idf(t)).sum();
     if total <= 0.0 {
         return Vec::new();
@@ -161,7 +165,8 @@ pub fn rank<'a>(q: &Question, sources: &'a [Source]) -> Vec<Scored<'a>> {
             out.push(Scored { source, sentence: sentence.clone(), score });
         }
     }
-    // Best first; among equals the earlier mention (first tellings carry the facts).
+    // Best first; the sort is stable, so equals keep the order of `sources` (summary, recalled
+    // turns, then the window).
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out
 }

@@ -122,7 +122,8 @@ fn weekday(name: &str) -> Option<Weekday> {
     name.parse().ok()
 }
 
-fn capitalise(w: &str) -> String {
+/// `w` with a capital first letter and the rest lower case.
+pub(crate) fn capitalise(w: &str) -> String {
     let mut c = w.chars();
     c.next().map(|f| f.to_uppercase().chain(c.flat_map(char::to_lowercase)).collect()).unwrap_or_default()
 }

@@ -11,7 +11,7 @@ pub mod dates;
 pub mod sources;
 
 use crate::responder::TurnContext;
-use answer::{Kind, Question};
+use answer::Question;
 use genai_llm::Role;
 use sources::Source;
 
@@ -105,10 +105,8 @@ impl OfflineResponder {
         };
         let evidence = format!("({said}: “{quote}” — {}.)", best.source.origin);
         match answer::short(&q, &ranked) {
-            Some(short) if q.kind != Kind::YesNo || short == "No" || short == "Yes" => {
-                format!("{}.\n\n{evidence}", short.trim_end_matches('.'))
-            }
-            _ => format!("{quote}\n\n{evidence}"),
+            Some(short) => format!("{}.\n\n{evidence}", short.trim_end_matches('.')),
+            None => format!("{quote}\n\n{evidence}"),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! `[8 May 2023] Caroline: I went to a support group yesterday.` Without attribution a message
 //! is the user's own, and its "I" and "my" are the user's.
 
-use super::dates;
+use super::dates::{self, capitalise};
 use chrono::NaiveDate;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -97,11 +97,6 @@ pub fn from_assistant_side(source: &Source, sentence: &str) -> String {
         i += 1;
     }
     out.join(" ")
-}
-
-fn capitalise(w: &str) -> String {
-    let mut c = w.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]
