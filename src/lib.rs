@@ -165,8 +165,8 @@ pub async fn open_chatbot() -> anyhow::Result<chatbot::Chatbot> {
 
 /// The extraction API with its usual configuration (`extraction-api.toml`, `EXTRACT_*`) and
 /// the llm engine when `OPENAI_BASE_URL`/`OPENAI_API_KEY` are set.
-pub fn open_extraction() -> anyhow::Result<extraction_api::Extractor> {
-    Ok(extraction_api::Extractor::new(extraction_api::Config::load(None)?, genai_llm::from_env()?))
+pub async fn open_extraction() -> anyhow::Result<extraction_api::Extractor> {
+    Ok(extraction_api::Extractor::open(extraction_api::Config::load(None)?).await?)
 }
 
 /// Opens document Q&A with its usual configuration (`doc-qa.toml`, `DOC_QA_*`; data in

@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     let state = genai_roadmap::AppState::default()
         .with_doc_qa(genai_roadmap::open_doc_qa().await?)
         .with_chatbot(genai_roadmap::open_chatbot().await?)
-        .with_extraction(genai_roadmap::open_extraction()?);
+        .with_extraction(genai_roadmap::open_extraction().await?);
     tracing::info!(addr = %listener.local_addr()?, "showcase listening; open http://{}/", listener.local_addr()?);
     genai_roadmap::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("shut down cleanly");

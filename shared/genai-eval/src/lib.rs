@@ -13,10 +13,12 @@
 //!   with 95% intervals ([`stats`]) and latency.
 
 pub mod beir;
+pub mod cache_pairs;
 pub mod compare;
 pub mod hotpot;
 pub mod locomo;
 pub mod metrics;
+pub mod pairs;
 pub mod rag;
 pub mod retrieval;
 pub mod squad;

@@ -1,5 +1,7 @@
 //! `genai-eval`: evaluation commands. See `genai-eval --help`.
 
+mod pairs_cmd;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use genai_eval::retrieval::{RetrievalEval, RetrievalReport, Source, default_workdir};
@@ -29,6 +31,12 @@ enum Command {
     /// Copy an embedded index into a Qdrant server collection, then check counts and a sample of
     /// searches on both. Re-running resumes (writes are upserts by id).
     Migrate(MigrateArgs),
+    /// Train the semantic cache's pair guard on labelled pairs (PAWS-Wiki and QQP, even ids by
+    /// default) and calibrate its threshold out-of-fold; deterministic.
+    TrainPairGuard(pairs_cmd::TrainArgs),
+    /// Measure the semantic cache on labelled pairs (odd ids by default): duplicates served and
+    /// false hits for the anchors' cosine defaults, a calibrated cosine and the pair guard.
+    CachePairs(pairs_cmd::EvalArgs),
 }
 
 #[derive(clap::Args)]
@@ -184,6 +192,8 @@ async fn main() -> anyhow::Result<()> {
         Command::TrainReranker(args) => train_reranker(args).await,
         Command::Compare(args) => compare(args),
         Command::Migrate(args) => migrate(args).await,
+        Command::TrainPairGuard(args) => pairs_cmd::train(args).await,
+        Command::CachePairs(args) => pairs_cmd::evaluate(args).await,
     }
 }
 

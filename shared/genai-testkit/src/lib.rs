@@ -10,10 +10,12 @@
 
 pub mod browser;
 mod chat;
+mod llama;
 pub mod qdrant;
 mod scripted;
 
 pub use chat::ordering_error;
+pub use llama::llama_server;
 pub use scripted::{ScriptedModel, Step};
 
 use axum::Router;

@@ -78,35 +78,21 @@ impl Default for Config {
     }
 }
 
+/// The chatbot's layers: `chatbot.toml`, `CHATBOT_*` variables (nested with `__`, e.g.
+/// `CHATBOT_MEMORY__CONTEXT_TOKENS`), and the short names `CHATBOT_ENGINE` (the responder) and
+/// `CHATBOT_CONTEXT_TOKENS`.
+pub const LAYERS: genai_config::Layers<'static> = genai_config::Layers {
+    default_file: "chatbot.toml",
+    env_prefix: "CHATBOT",
+    aliases: &[("CHATBOT_ENGINE", "responder"), ("CHATBOT_CONTEXT_TOKENS", "memory.context_tokens")],
+    ignore: &["CHATBOT_ADDR"],
+};
+
 impl Config {
-    /// Defaults, then `file` (or `chatbot.toml` in the working directory when present), then
-    /// the environment: `CHATBOT_DATA_DIR`, `CHATBOT_CONTEXT_TOKENS`, `CHATBOT_ENGINE`.
+    /// Defaults < `file` (or `chatbot.toml` in the working directory when present) < the
+    /// environment ([`LAYERS`]).
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, ChatError> {
-        let default_file = std::path::Path::new("chatbot.toml");
-        let path = file.or_else(|| default_file.exists().then_some(default_file));
-        let mut config = match path {
-            Some(p) => {
-                let bad = |reason: String| ChatError::Config { path: p.to_owned(), reason };
-                let text = std::fs::read_to_string(p).map_err(|e| bad(e.to_string()))?;
-                toml::from_str(&text).map_err(|e| bad(e.to_string()))?
-            }
-            None => Config::default(),
-        };
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let bad_env = |name: &str, value: &str| ChatError::Config {
-            path: PathBuf::from(format!("${name}")),
-            reason: format!("{value:?} is not valid"),
-        };
-        if let Some(d) = env("CHATBOT_DATA_DIR") {
-            config.data_dir = d.into();
-        }
-        if let Some(v) = env("CHATBOT_CONTEXT_TOKENS") {
-            config.memory.context_tokens = v.parse().map_err(|_| bad_env("CHATBOT_CONTEXT_TOKENS", &v))?;
-        }
-        if let Some(v) = env("CHATBOT_ENGINE") {
-            config.responder = clap::ValueEnum::from_str(&v, true).map_err(|_| bad_env("CHATBOT_ENGINE", &v))?;
-        }
-        Ok(config)
+        Ok(LAYERS.load(file)?)
     }
 }
 
@@ -129,8 +115,10 @@ pub enum ChatError {
     Recall(#[from] genai_retrieval::IndexError),
     #[error(transparent)]
     Llm(#[from] LlmError),
-    #[error("configuration {path}: {reason}")]
-    Config { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Config(#[from] genai_config::ConfigError),
+    #[error("invalid setting {what}: {reason}")]
+    Settings { what: &'static str, reason: String },
     #[error("cannot create the data folder {path}")]
     DataDir {
         path: PathBuf,
@@ -146,7 +134,7 @@ impl Classify for ChatError {
             Self::TooLong { .. } | Self::TooManyChars { .. } => ErrorClass::Budget,
             Self::Store(_) | Self::Recall(_) => ErrorClass::Retryable,
             Self::Llm(e) => e.class(),
-            Self::DataDir { .. } | Self::Config { .. } => ErrorClass::Permanent,
+            Self::DataDir { .. } | Self::Config(_) | Self::Settings { .. } => ErrorClass::Permanent,
         }
     }
 }
@@ -220,9 +208,16 @@ impl std::fmt::Debug for Chatbot {
 }
 
 impl Chatbot {
-    /// Opens the store and recall index in `config.data_dir`, and the configured engines.
-    pub async fn open(config: Config) -> Result<Self, ChatError> {
+    /// Opens the store and recall index in `config.data_dir`, and the configured engines. With
+    /// a model, the context never exceeds the model's real window: `OPENAI_CONTEXT_TOKENS`, else
+    /// what the server reports (llama.cpp `/props`, vLLM `/v1/models`), else the family's.
+    pub async fn open(mut config: Config) -> Result<Self, ChatError> {
         let model = genai_llm::from_env()?;
+        if let Some(m) = model.as_ref().filter(|_| config.responder != Engine::Offline)
+            && let Some(window) = genai_llm::context::window_from_env(genai_llm::ChatModel::name(m)).await?
+        {
+            config.memory.context_tokens = config.memory.context_tokens.min(window);
+        }
         Self::open_with(config, model).await
     }
 
@@ -260,8 +255,8 @@ impl Chatbot {
         }
         let budget = config.memory.window_budget(&config.system_prompt, model_name.as_deref().unwrap_or("offline"));
         if budget < MIN_WINDOW_TOKENS {
-            return Err(ChatError::Config {
-                path: "memory".into(),
+            return Err(ChatError::Settings {
+                what: "memory",
                 reason: format!(
                     "context_tokens = {} leaves {budget} tokens for the conversation after reserve_output, summary_tokens, \
                      recall and the system prompt; at least {MIN_WINDOW_TOKENS} are needed (raise context_tokens or lower the reserves)",

@@ -94,83 +94,23 @@ impl Default for Config {
     }
 }
 
-/// A setting that could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("invalid config file {path}")]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: toml::de::Error,
-    },
-    #[error("environment variable {name}={value:?} is not valid: {reason}")]
-    Env { name: &'static str, value: String, reason: &'static str },
-}
+/// A setting that could not be read (the shared loader's error: which key, from which layer).
+pub use genai_config::ConfigError;
+
+/// doc-qa's layers: `doc-qa.toml`, `DOC_QA_*` variables, and `EMBED_MODEL_DIR` for the model folder.
+pub const LAYERS: genai_config::Layers<'static> = genai_config::Layers {
+    default_file: "doc-qa.toml",
+    env_prefix: "DOC_QA",
+    aliases: &[("EMBED_MODEL_DIR", "model_dir")],
+    // Read by flags and tests, not settings.
+    ignore: &["DOC_QA_ADDR", "DOC_QA_PDF_FONT", "DOC_QA_REAL_SERVER_KEY"],
+};
 
 impl Config {
-    /// Defaults, overridden by `file` (if given, or `doc-qa.toml` in the current folder if it
-    /// exists), overridden by the environment.
+    /// Defaults < `file` (or `doc-qa.toml` in the working directory if it exists) <
+    /// `DOC_QA_<SETTING>` variables (`DOC_QA_MODEL_DIR` or `EMBED_MODEL_DIR` for the model folder).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let default_file = Path::new("doc-qa.toml");
-        let path = file.or_else(|| default_file.exists().then_some(default_file));
-        let mut config = match path {
-            Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_owned(), source })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse { path: p.to_owned(), source })?
-            }
-            None => Config::default(),
-        };
-        config.apply_env(|k| std::env::var(k).ok())?;
-        Ok(config)
-    }
-
-    /// Applies `DOC_QA_*` variables read through `get`.
-    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(name: &'static str, v: String, reason: &'static str) -> Result<T, ConfigError> {
-            v.parse().map_err(|_| ConfigError::Env { name, value: v, reason })
-        }
-        fn choice<T: clap::ValueEnum>(name: &'static str, v: String) -> Result<T, ConfigError> {
-            T::from_str(&v, true).map_err(|_| ConfigError::Env {
-                name,
-                value: v,
-                reason: "not one of the allowed values",
-            })
-        }
-        if let Some(v) = get("DOC_QA_DATA_DIR") {
-            self.data_dir = v.into();
-        }
-        if let Some(v) = get("DOC_QA_EMBEDDER") {
-            self.embedder = choice("DOC_QA_EMBEDDER", v)?;
-        }
-        if let Some(v) = get("DOC_QA_MODEL_DIR").or_else(|| get("EMBED_MODEL_DIR")) {
-            self.model_dir = Some(v.into());
-        }
-        if let Some(v) = get("DOC_QA_MODE") {
-            self.mode = choice("DOC_QA_MODE", v)?;
-        }
-        if let Some(v) = get("DOC_QA_ANSWERER") {
-            self.answerer = choice("DOC_QA_ANSWERER", v)?;
-        }
-        if let Some(v) = get("DOC_QA_CONTEXT_TOKENS") {
-            self.context_tokens = Some(parse("DOC_QA_CONTEXT_TOKENS", v, "expected a whole number of tokens")?);
-        }
-        if let Some(v) = get("DOC_QA_TOP_K") {
-            self.top_k = parse("DOC_QA_TOP_K", v, "expected a whole number")?;
-        }
-        if let Some(v) = get("DOC_QA_REFUSAL_THRESHOLD") {
-            self.refusal_threshold = Some(parse("DOC_QA_REFUSAL_THRESHOLD", v, "expected a number between 0 and 1")?);
-        }
-        if let Some(v) = get("DOC_QA_MAX_FILE_BYTES") {
-            self.max_file_bytes = parse("DOC_QA_MAX_FILE_BYTES", v, "expected a whole number of bytes")?;
-        }
-        Ok(())
+        LAYERS.load(file)
     }
 }
 
@@ -178,13 +118,23 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
     #[test]
     fn file_then_environment_override_defaults() {
-        let mut c: Config = toml::from_str("top_k = 3\nembedder = \"minilm\"").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("doc-qa.toml");
+        std::fs::write(&file, "top_k = 3\nembedder = \"minilm\"").unwrap();
+        let c: Config = LAYERS.load_with_env(Some(&file), env(&[])).unwrap();
         assert_eq!((c.top_k, c.embedder, c.chunk_tokens), (3, EmbedderChoice::Minilm, 500));
-        c.apply_env(|k| (k == "DOC_QA_TOP_K").then(|| "7".to_owned())).unwrap();
-        assert_eq!(c.top_k, 7);
-        assert!(c.apply_env(|k| (k == "DOC_QA_MODE").then(|| "fuzzy".to_owned())).is_err());
-        assert!(toml::from_str::<Config>("unknown_key = 1").is_err(), "typos are errors, not ignored");
+        let c: Config = LAYERS
+            .load_with_env(Some(&file), env(&[("DOC_QA_TOP_K", "7"), ("EMBED_MODEL_DIR", "/m"), ("DOC_QA_ADDR", "x")]))
+            .unwrap();
+        assert_eq!((c.top_k, c.model_dir), (7, Some(PathBuf::from("/m"))));
+        assert!(LAYERS.load_with_env::<Config>(None, env(&[("DOC_QA_MODE", "fuzzy")])).is_err());
+        std::fs::write(&file, "unknown_key = 1").unwrap();
+        assert!(LAYERS.load_with_env::<Config>(Some(&file), env(&[])).is_err(), "typos are errors, not ignored");
     }
 }

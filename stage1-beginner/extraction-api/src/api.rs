@@ -101,6 +101,9 @@ impl From<ExtractError> for ApiError {
         let (status, code, at) = match &e {
             E::EmptyText => (un, "empty_text", Some("/text".to_owned())),
             E::TextTooLong { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "text_too_long", Some("/text".to_owned())),
+            E::TooLongForModel { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "text_too_long_for_model", Some("/text".to_owned()))
+            }
             E::UnknownSchema(_) => (un, "unknown_schema", Some("/schema".to_owned())),
             E::TwoSchemas => (un, "conflicting_schemas", Some("/json_schema".to_owned())),
             E::InvalidSchema { pointer, .. } => {
@@ -109,6 +112,9 @@ impl From<ExtractError> for ApiError {
             E::Unsatisfiable { .. } => (un, "schema_unsatisfiable", Some("/json_schema".to_owned())),
             E::LlmNotConfigured => (un, "engine_unavailable", Some("/engine".to_owned())),
             E::Injection { .. } => (un, "prompt_injection", Some("/text".to_owned())),
+            E::Model(genai_llm::LlmError::ContextOverflow { .. }) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "text_too_long_for_model", Some("/text".to_owned()))
+            }
             E::Model(genai_llm::LlmError::SchemaMismatch { .. }) => {
                 (un, "schema_unsatisfiable", Some("/json_schema".to_owned()))
             }

@@ -170,13 +170,12 @@ enum Mode {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
-    let llm = genai_llm::from_env()?;
     match cli.command.unwrap_or(Command::Serve { addr: "127.0.0.1:8083".into() }) {
         Command::Serve { addr } => {
             if config.redact_key == crate::DEV_REDACT_KEY {
                 tracing::warn!("EXTRACT_REDACT_KEY is not set: hashes and pseudonyms use the development key");
             }
-            let ex = Extractor::new(config, llm);
+            let ex = Extractor::open(config).await?;
             let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
             tracing::info!(
                 engines = if ex.llm.is_some() { "offline, llm" } else { "offline" },
@@ -199,7 +198,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Engine::Llm => EngineKind::Llm,
             });
             let req = ExtractRequest { text: read(&input)?, schema, json_schema, engine };
-            let out = Extractor::new(config, llm).extract(&req).await?;
+            let out = Extractor::open(config).await?.extract(&req).await?;
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         Command::Redact { input, mode } => {

@@ -35,6 +35,11 @@ pub enum ExtractError {
     EmptyText,
     #[error("text is {chars} characters; the limit is {limit}")]
     TextTooLong { chars: usize, limit: usize },
+    #[error(
+        "the prompt would be {tokens} tokens, and with {reserve} for the answer it does not fit the model's \
+         {window}-token context window; send a shorter text or use \"engine\": \"offline\""
+    )]
+    TooLongForModel { tokens: u64, reserve: u32, window: u64 },
     #[error("unknown schema `{0}`; GET /v1/schemas lists the named schemas")]
     UnknownSchema(String),
     #[error("give either `schema` (a name) or `json_schema` (an inline JSON Schema), not both")]
@@ -58,7 +63,7 @@ pub enum ExtractError {
 impl Classify for ExtractError {
     fn class(&self) -> ErrorClass {
         match self {
-            ExtractError::TextTooLong { .. } => ErrorClass::Budget,
+            ExtractError::TextTooLong { .. } | ExtractError::TooLongForModel { .. } => ErrorClass::Budget,
             ExtractError::Model(e) => e.class(),
             ExtractError::Internal(_) => ErrorClass::Permanent,
             _ => ErrorClass::InvalidInput,
@@ -68,7 +73,7 @@ impl Classify for ExtractError {
 
 /// Limits and keys. Defaults documented on each field; `extraction-api.toml` and
 /// `EXTRACT_*` environment variables override them (see [`cli`]).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Request bodies over this many bytes get 413. Default 1 MiB.
@@ -84,38 +89,24 @@ pub struct Config {
     pub redact_key: String,
     /// Findings scoring below this are not reported. Default 0.4.
     pub min_score: f32,
+    /// The model's context window in tokens. Default: what the server reports (llama.cpp
+    /// `/props`, vLLM `/v1/models`), else `OPENAI_CONTEXT_TOKENS`, else the model family's
+    /// published window, else unknown (the server decides).
+    pub context_tokens: Option<u64>,
 }
 
+/// The extraction API's layers: `extraction-api.toml` and `EXTRACT_*` variables.
+pub const LAYERS: genai_config::Layers<'static> = genai_config::Layers {
+    default_file: "extraction-api.toml",
+    env_prefix: "EXTRACT",
+    aliases: &[],
+    ignore: &["EXTRACT_ADDR"],
+};
+
 impl Config {
-    /// Defaults < `path` (or `extraction-api.toml` if it exists) < `EXTRACT_*` variables.
-    pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        let default_file = std::path::Path::new("extraction-api.toml");
-        let path = path.or_else(|| default_file.exists().then_some(default_file));
-        let mut c: Config = match path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-                toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
-            }
-            None => Config::default(),
-        };
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        fn num<T: std::str::FromStr>(k: &str, v: &str) -> anyhow::Result<T> {
-            v.parse().map_err(|_| anyhow::anyhow!("${k}: {v:?} is not a valid number"))
-        }
-        if let Some(v) = env("EXTRACT_MAX_BODY_BYTES") {
-            c.max_body_bytes = num("EXTRACT_MAX_BODY_BYTES", &v)?;
-        }
-        if let Some(v) = env("EXTRACT_MAX_TEXT_CHARS") {
-            c.max_text_chars = num("EXTRACT_MAX_TEXT_CHARS", &v)?;
-        }
-        if let Some(v) = env("EXTRACT_MIN_SCORE") {
-            c.min_score = num("EXTRACT_MIN_SCORE", &v)?;
-        }
-        if let Some(v) = env("EXTRACT_REDACT_KEY") {
-            c.redact_key = v;
-        }
-        Ok(c)
+    /// Defaults < `path` (or `extraction-api.toml` if it exists) < `EXTRACT_<SETTING>` variables.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Self, genai_config::ConfigError> {
+        LAYERS.load(path)
     }
 }
 
@@ -124,7 +115,13 @@ pub const DEV_REDACT_KEY: &str = "genai-roadmap-development-key";
 
 impl Default for Config {
     fn default() -> Self {
-        Self { max_body_bytes: 1 << 20, max_text_chars: 100_000, redact_key: DEV_REDACT_KEY.into(), min_score: 0.4 }
+        Self {
+            max_body_bytes: 1 << 20,
+            max_text_chars: 100_000,
+            redact_key: DEV_REDACT_KEY.into(),
+            min_score: 0.4,
+            context_tokens: None,
+        }
     }
 }
 
@@ -170,6 +167,24 @@ impl Extractor {
     }
 
     // ANCHOR: extract
+    /// The extractor the environment configures: the model from `OPENAI_*` when set, with its
+    /// context window (`context_tokens`, else discovered as [`Config::context_tokens`] says).
+    pub async fn open(config: Config) -> Result<Self, genai_llm::LlmError> {
+        let llm = genai_llm::from_env()?;
+        let window = match (&llm, config.context_tokens) {
+            (None, _) => None,
+            (Some(_), Some(n)) => Some(n),
+            (Some(m), None) => genai_llm::context::window_from_env(genai_llm::ChatModel::name(m)).await?,
+        };
+        Ok(Self::new(config, llm).with_context_window(window))
+    }
+
+    /// Tells the model engine its context window (see [`LlmEngine::context_window`]).
+    pub fn with_context_window(mut self, window: Option<u64>) -> Self {
+        self.llm = self.llm.map(|e| Arc::new(e.as_ref().clone().with_context_window(window)));
+        self
+    }
+
     /// Runs one extraction request end to end.
     pub async fn extract(&self, req: &ExtractRequest) -> Result<ExtractResponse, ExtractError> {
         self.check_text(&req.text)?;
@@ -214,6 +229,21 @@ impl Extractor {
                 {
                     tracing::warn!(error = %e, "model unavailable; answering with the offline engine");
                     note = Some(format!("the model was unavailable ({}); the offline engine answered", e.kind()));
+                }
+                // Too long for the model's window (known before the call, or the server said so).
+                Err(ExtractError::TooLongForModel { tokens, window, .. })
+                    if requested == EngineKind::Auto && schema.offline_gaps().is_empty() =>
+                {
+                    note = Some(format!(
+                        "the text ({tokens} prompt tokens) does not fit the model's {window}-token window; the offline engine answered"
+                    ));
+                }
+                Err(ExtractError::Model(genai_llm::LlmError::ContextOverflow { .. }))
+                    if requested == EngineKind::Auto && schema.offline_gaps().is_empty() =>
+                {
+                    note = Some(
+                        "the text does not fit the model's context window; the offline engine answered".to_owned(),
+                    );
                 }
                 Err(e) => return Err(e),
             }

@@ -85,3 +85,36 @@ async fn reranked_hybrid_on_scifact_meets_the_gate() {
         report.at_k.ndcg
     );
 }
+
+/// The semantic cache's pair guard on the report halves (odd ids) of QQP dev and PAWS-Wiki dev:
+/// at the shipped threshold, false hits <= 1% on both (the safety bar), and QQP duplicates
+/// served no lower than the bundled guard reaches (3%; the goal of 30% is not met: see
+/// the genai-cache README).
+/// Runs when `CACHE_PAIRS_DIR` names a folder holding `qqp/` and `paws-wiki/`, with MiniLM.
+#[tokio::test]
+async fn semantic_cache_guard_on_pairs_meets_the_gate() {
+    let (Ok(dir), Ok(_)) = (std::env::var("CACHE_PAIRS_DIR"), std::env::var("EMBED_MODEL_DIR")) else {
+        eprintln!("SKIPPED: semantic cache gate (needs CACHE_PAIRS_DIR and EMBED_MODEL_DIR)");
+        return;
+    };
+    let (workdir, _keep) = workdir();
+    let dir = PathBuf::from(dir);
+    let minilm = genai_embed::build(&genai_embed::EmbedderSpec::Minilm { dir: None, threads: Some(2) })
+        .expect("EMBED_MODEL_DIR is set but MiniLM does not load");
+    let embedder = genai_embed::CachedEmbedder::open(minilm, &workdir.join("vector-cache")).unwrap();
+    use genai_embed::Embedder;
+    let half = genai_eval::pairs::Half::Odd;
+    let sources =
+        genai_eval::cache_pairs::load_sources(&embedder, &dir.join("qqp"), &dir.join("paws-wiki"), half, false)
+            .await
+            .unwrap_or_else(|e| panic!("CACHE_PAIRS_DIR={} is set but the pairs do not load: {e:#}", dir.display()));
+    let guard = genai_cache::guard::bundled(embedder.model_id()).expect("the bundled MiniLM guard loads");
+    let report = genai_eval::cache_pairs::evaluate(&sources, &guard, embedder.model_id());
+    println!("{}", report.table());
+    for (name, rates) in &report.shipped().sources {
+        assert!(rates.false_hit.mean <= 0.01, "{name}: false hits {:.4} > 1%", rates.false_hit.mean);
+        if name == "QQP" {
+            assert!(rates.hit.mean >= 0.03, "QQP duplicates served {:.4} < 3%", rates.hit.mean);
+        }
+    }
+}

@@ -5,6 +5,7 @@
 mod api;
 mod browser;
 mod conversation;
+mod real_server;
 mod restart;
 mod window;
 

@@ -7,33 +7,11 @@
 
 use doc_qa::answer::{Answerer, Extractive, LlmAnswerer};
 use genai_core::{Chunk, ChunkId, DocId, PageRange};
-use genai_llm::{OpenAiConfig, OpenAiModel, PriceTable, ResilienceConfig, Resilient, ServerKind};
 use genai_retrieval::Hit;
-use std::sync::Arc;
-use std::time::Duration;
 
 #[tokio::test]
 async fn passages_over_the_servers_window_are_budgeted_not_refused_as_overflow() {
-    let Ok(url) = std::env::var("LLAMA_SERVER_URL") else {
-        eprintln!("SKIPPED: LLAMA_SERVER_URL is not set");
-        return;
-    };
-    let window = genai_llm::context::discover_window(&url, None, Duration::from_secs(5)).await;
-    assert!(window.is_some(), "LLAMA_SERVER_URL={url} is set but its /props does not answer");
-    let config = OpenAiConfig {
-        base_url: url,
-        model: "gemma-3-270m".into(),
-        api_key_env: "DOC_QA_REAL_SERVER_KEY".into(),
-        kind: Some(ServerKind::LlamaCpp),
-        connect_timeout_ms: 2_000,
-    };
-    let resilience = ResilienceConfig {
-        attempt_timeout: Duration::from_secs(90),
-        deadline: Duration::from_secs(180),
-        ..ResilienceConfig::default()
-    };
-    let model =
-        Resilient::new(Arc::new(OpenAiModel::new(&config).unwrap()), resilience, Arc::new(PriceTable::default()));
+    let Some((model, window)) = genai_testkit::llama_server().await else { return };
     // Eight passages of about 400 tokens each: about 3,200 tokens against a 2,048 window.
     let hits: Vec<Hit> = (0..8)
         .map(|i| {
@@ -52,7 +30,7 @@ async fn passages_over_the_servers_window_are_budgeted_not_refused_as_overflow()
         })
         .collect();
     let answerer =
-        LlmAnswerer::new(model, Extractive::new(doc_qa::answer::LEXICAL_WEIGHTS)).with_context_window(window);
+        LlmAnswerer::new(model, Extractive::new(doc_qa::answer::LEXICAL_WEIGHTS)).with_context_window(Some(window));
     let answer = answerer.answer("How often is pump P-0 inspected?", &hits, None).await;
     // The tiny model may ramble to its token limit (then the answer is offline and says why);
     // what must never happen is a prompt the server refuses as too long.

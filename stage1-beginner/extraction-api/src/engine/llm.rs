@@ -18,11 +18,24 @@ pub struct LlmEngine {
     /// Re-asks, output tokens and the per-extraction cost cap. Default: 2 re-asks, 1,024 output
     /// tokens, $0.01 per extraction.
     pub options: ExtractOptions,
+    /// The model's context window in tokens (configured, or read from the server): a prompt
+    /// that cannot fit with `options.max_tokens` of answer is refused before the call. `None`:
+    /// unknown, the server decides.
+    pub context_window: Option<u64>,
 }
 
 impl LlmEngine {
     pub fn new(model: Resilient) -> Self {
-        Self { model, options: ExtractOptions { budget_usd: Some(0.01), ..ExtractOptions::default() } }
+        Self {
+            model,
+            options: ExtractOptions { budget_usd: Some(0.01), ..ExtractOptions::default() },
+            context_window: None,
+        }
+    }
+
+    pub fn with_context_window(mut self, window: Option<u64>) -> Self {
+        self.context_window = window;
+        self
     }
 }
 
@@ -37,6 +50,18 @@ impl Engine for LlmEngine {
         let model = self.model.with_ledger(ledger.clone()).with_route("extract");
         let messages =
             vec![Message::system(format!("{PROMPT}\nJSON Schema:\n{}", schema.schema)), Message::user(text.to_owned())];
+        // Extraction cannot drop part of the text the way a RAG prompt drops its weakest
+        // passage: a value in the dropped part would silently go missing. So a text too long
+        // for the window is refused (and `auto` answers offline), never cut.
+        // Production note: no map-reduce over parts of a long text (extract per part, merge);
+        // callers send long documents in parts or use the offline engine.
+        if let Some(window) = self.context_window {
+            let tokens = genai_llm::tokens::count_chat_tokens(model.name(), &messages);
+            let needed = tokens + u64::from(self.options.max_tokens);
+            if needed > window {
+                return Err(ExtractError::TooLongForModel { tokens, reserve: self.options.max_tokens, window });
+            }
+        }
         let answer =
             genai_llm::extract_json(&model, messages, "extraction", schema.schema.clone(), false, &self.options, |v| {
                 let problems = schema.problems(v);

@@ -90,6 +90,45 @@ async fn provider_failures_map_to_the_error_shape_and_auto_degrades_to_offline()
     assert!(status >= 500 && body["error"]["code"].is_string(), "{status} {body}");
 }
 
+#[tokio::test]
+async fn a_text_that_cannot_fit_the_model_window_is_refused_before_the_call() {
+    let mock = MockOpenAi::start(8).await;
+    // 1,100 tokens cannot hold the prompt, the schema and the 1,024 reserved for the answer.
+    let ex =
+        Extractor::new(small_limits(), Some(mock.resilient_model("gpt-4o-mini", 2))).with_context_window(Some(1_100));
+    let app = TestApp::start(ex).await;
+    let llm = json!({"text": TEXT, "schema": "entities", "engine": "llm"});
+    let (status, body) = app.post_json("/v1/extract", &llm).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("text_too_long_for_model")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("1100-token context window"), "{body}");
+    // `auto` answers offline and says why; the model was never called.
+    let (status, body) = app.post_json("/v1/extract", &json!({"text": TEXT, "schema": "entities"})).await;
+    assert_eq!((status, &body["engine"]), (200, &json!("offline")), "{body}");
+    assert!(body["note"].as_str().unwrap().contains("does not fit"), "{body}");
+    assert!(mock.requests_to(CHAT).is_empty(), "no call was made that could only fail");
+}
+
+#[tokio::test]
+async fn a_server_reported_context_overflow_is_a_413_and_auto_answers_offline() {
+    let mock = MockOpenAi::start(8).await;
+    let app = app(&mock).await;
+    let overflow = || {
+        Reply::Status {
+        code: 400,
+        retry_after: None,
+        body: r#"{"error":{"code":400,"message":"the request exceeds the available context size","type":"exceed_context_size_error"}}"#.into(),
+    }
+    };
+    mock.enqueue(CHAT, [overflow()]);
+    let (status, body) =
+        app.post_json("/v1/extract", &json!({"text": TEXT, "schema": "entities", "engine": "llm"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("text_too_long_for_model")), "{body}");
+    mock.enqueue(CHAT, [overflow()]);
+    let (status, body) = app.post_json("/v1/extract", &json!({"text": TEXT, "schema": "entities"})).await;
+    assert_eq!((status, &body["engine"]), (200, &json!("offline")), "{body}");
+    assert!(body["note"].as_str().unwrap().contains("context window"), "{body}");
+}
+
 #[test]
 fn the_prompt_is_pinned() {
     insta::assert_snapshot!("extract_prompt", extraction_api::engine::llm_prompt());

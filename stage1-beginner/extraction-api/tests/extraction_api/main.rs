@@ -7,6 +7,7 @@ mod api;
 mod browser;
 mod llm;
 mod malformed;
+mod real_server;
 
 use extraction_api::{Config, Extractor};
 
