@@ -98,11 +98,13 @@ pub struct AppState {
     pub chatbot: Option<chatbot::Chatbot>,
     /// The extraction API, mounted at `/extract` when present.
     pub extraction: Option<extraction_api::Extractor>,
+    /// The production RAG service, mounted at `/rag` when present.
+    pub rag: Option<production_rag::Rag>,
 }
 
 impl Default for AppState {
     fn default() -> Self {
-        Self { milestones: Arc::new(milestones()), doc_qa: None, chatbot: None, extraction: None }
+        Self { milestones: Arc::new(milestones()), doc_qa: None, chatbot: None, extraction: None, rag: None }
     }
 }
 
@@ -125,6 +127,13 @@ impl AppState {
     pub fn with_extraction(mut self, ex: extraction_api::Extractor) -> Self {
         self.mounted("extraction-api", "/extract");
         self.extraction = Some(ex);
+        self
+    }
+
+    /// The state with the production RAG service mounted.
+    pub fn with_rag(mut self, rag: production_rag::Rag) -> Self {
+        self.mounted("production-rag", "/rag");
+        self.rag = Some(rag);
         self
     }
 
@@ -154,6 +163,9 @@ pub fn router(state: AppState) -> Router {
     if let Some(ex) = state.extraction {
         app = app.nest("/extract", extraction_api::api::router(ex));
     }
+    if let Some(rag) = state.rag {
+        app = app.nest("/rag", production_rag::router(rag));
+    }
     app
 }
 
@@ -180,6 +192,18 @@ pub async fn open_doc_qa() -> anyhow::Result<doc_qa::DocQa> {
         tracing::info!(indexed, files = reports.len(), "demo corpus ingested; try /doc-qa");
     }
     Ok(qa)
+}
+
+/// Opens the production RAG service with its usual configuration (`production-rag.toml`,
+/// `PRODUCTION_RAG_*`; data in `data/production-rag`) and, on first start, ingests the demo
+/// corpus (the project's book and decision records).
+pub async fn open_rag() -> anyhow::Result<production_rag::Rag> {
+    let rag = production_rag::Rag::open(production_rag::Config::load(None)?).await?;
+    let job = production_rag::demo::ingest_if_empty(&rag).await;
+    if let Some(job) = job {
+        tracing::info!(indexed = job.indexed, files = job.total, "demo corpus ingested; try /rag");
+    }
+    Ok(rag)
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

@@ -1,7 +1,8 @@
 //! `genai-roadmap`: the showcase server. Configuration: `--addr` or `GENAI_ADDR`
 //! (default 127.0.0.1:8080), `RUST_LOG`, `LOG_FORMAT=json`; each milestone reads its own
 //! settings (document Q&A: `doc-qa.toml`, `DOC_QA_*`; chatbot: `chatbot.toml`, `CHATBOT_DATA_DIR`;
-//! extraction: `extraction-api.toml`, `EXTRACT_*`).
+//! extraction: `extraction-api.toml`, `EXTRACT_*`; production RAG: `production-rag.toml`,
+//! `PRODUCTION_RAG_*`).
 
 use anyhow::Context;
 use clap::Parser;
@@ -26,7 +27,8 @@ async fn main() -> anyhow::Result<()> {
     let state = genai_roadmap::AppState::default()
         .with_doc_qa(genai_roadmap::open_doc_qa().await?)
         .with_chatbot(genai_roadmap::open_chatbot().await?)
-        .with_extraction(genai_roadmap::open_extraction().await?);
+        .with_extraction(genai_roadmap::open_extraction().await?)
+        .with_rag(genai_roadmap::open_rag().await?);
     tracing::info!(addr = %listener.local_addr()?, "showcase listening; open http://{}/", listener.local_addr()?);
     genai_roadmap::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("shut down cleanly");

@@ -114,3 +114,31 @@ async fn the_extraction_api_is_mounted_at_extract_and_works_offline() {
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn production_rag_is_mounted_at_rag_and_answers_from_the_demo_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = production_rag::Config { data_dir: dir.path().to_owned(), ..Default::default() };
+    let rag = production_rag::Rag::open(config).await.unwrap();
+    let job = production_rag::demo::ingest_if_empty(&rag).await.expect("an empty service ingests the demo");
+    assert_eq!(job.indexed, job.total, "{job:?}");
+    let (base, stop, handle) = start(AppState::default().with_rag(rag)).await;
+    let page = reqwest::get(format!("{base}/rag")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("location.pathname"), "the page finds its API relative to where it is mounted");
+    let landing = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(landing.contains(r#"<a href="/rag">open</a>"#));
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/rag/v1/query"))
+        .json(&serde_json::json!({"query": "Why does the keyword search use tantivy instead of Qdrant sparse vectors?",
+            "filters": {"category": ["decision"]}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["refused"], false, "{answer}");
+    assert!(answer["citations"][0]["source"].as_str().unwrap().starts_with("adr/"), "{answer}");
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+}

@@ -134,6 +134,11 @@ impl<T: Serialize + DeserializeOwned> AnswerCache<T> {
         Ok(self)
     }
 
+    /// Whether semantic lookups run (a guard is set and the config enables them).
+    pub fn semantic_enabled(&self) -> bool {
+        self.semantic.is_some()
+    }
+
     pub fn store(&self) -> &Arc<dyn CacheStore> {
         &self.store
     }

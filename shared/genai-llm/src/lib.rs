@@ -14,12 +14,14 @@
 //!   enforces budgets.
 //! - [`from_env`] builds the whole stack from `OPENAI_BASE_URL` / `OPENAI_API_KEY`;
 //!   [`context`] finds the model's context window so prompts are budgeted to it.
+//! - [`route`] sends simple questions to a cheap model and hard ones to a strong one.
 
 pub mod context;
 mod error;
 mod openai;
 pub mod pricing;
 pub mod resilience;
+pub mod route;
 mod structured;
 pub mod tokens;
 mod types;

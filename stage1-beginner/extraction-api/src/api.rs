@@ -18,12 +18,13 @@ use crate::{ExtractError, Extractor, schemas};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use genai_core::{Classify, ErrorClass};
 use genai_guard::PiiKind;
+use genai_http::{ApiError, ErrorBody};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use std::future::Future;
@@ -56,42 +57,6 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(ex)).with_graceful_shutdown(shutdown).await
-}
-
-/// The one error body.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, machine-readable (`invalid_json`, `empty_text`, `invalid_json_schema`, ...).
-    pub code: &'static str,
-    pub message: String,
-    /// Where: a JSON pointer into the request, or `line:column` of a syntax error.
-    pub at: Option<String>,
-}
-
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    at: Option<String>,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>, at: Option<String>) -> Self {
-        Self { status, code, message: message.into(), at }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message, at: self.at } };
-        (self.status, Json(body)).into_response()
-    }
 }
 
 impl From<ExtractError> for ApiError {
@@ -135,90 +100,17 @@ impl From<ExtractError> for ApiError {
         } else {
             e.to_string()
         };
-        Self { status, code, message, at }
+        ApiError::new(status, code, message, at)
     }
 }
 
-/// Parses a JSON body by hand so every failure gets a precise 4xx: wrong content type (415),
-/// over the size limit (413), empty (400), not UTF-8 (400, with the byte offset), not JSON
-/// (400, with line and column), not the request shape (422, with the JSON pointer).
+/// The request body as `T`, or the precise 4xx (see [`genai_http::parse_json`]).
 fn parse<T: DeserializeOwned>(
     ex: &Extractor,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if mime != "application/json" && !mime.ends_with("+json") {
-        let got = if ct.is_empty() { "no Content-Type".to_owned() } else { format!("Content-Type `{ct}`") };
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("expected application/json, got {got}"),
-            None,
-        ));
-    }
-    let body = body.map_err(|r| {
-        let status = r.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            let limit = ex.config.max_body_bytes;
-            return ApiError::new(
-                status,
-                "body_too_large",
-                format!("the request body is over the limit of {limit} bytes"),
-                None,
-            );
-        }
-        let status = if status.is_client_error() { status } else { StatusCode::BAD_REQUEST };
-        ApiError::new(status, "unreadable_body", r.body_text(), None)
-    })?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "empty_body",
-            "the request body is empty; send a JSON object",
-            None,
-        ));
-    }
-    let text = std::str::from_utf8(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_utf8",
-            format!("the body is not valid UTF-8: {e}"),
-            Some(format!("byte {}", e.valid_up_to())),
-        )
-    })?;
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("the body is not valid JSON: {e}"),
-            Some(format!("{}:{}", e.line(), e.column())),
-        )
-    })?;
-    if !value.is_object() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "the body must be a JSON object",
-            Some("/".into()),
-        ));
-    }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        use serde_path_to_error::Segment;
-        let at: String = e
-            .path()
-            .iter()
-            .map(|s| match s {
-                Segment::Seq { index } => format!("/{index}"),
-                Segment::Map { key } => format!("/{}", key.replace('~', "~0").replace('/', "~1")),
-                Segment::Enum { variant } => format!("/{variant}"),
-                Segment::Unknown => "/?".to_owned(),
-            })
-            .collect();
-        let at = if at.is_empty() { "/".to_owned() } else { at };
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.into_inner().to_string(), Some(at))
-    })
+    genai_http::parse_json(headers, body, ex.config.max_body_bytes)
 }
 
 #[utoipa::path(post, path = "/v1/extract", request_body = ExtractRequest, tag = "extraction",

@@ -13,12 +13,13 @@ use std::sync::LazyLock;
 
 /// The system prompt (snapshot-tested).
 pub const ANSWER_PROMPT: &str = include_str!("../../prompts/answer.md");
-const REFUSAL_TOKEN: &str = "NOT_IN_DOCUMENTS";
+/// What the prompt tells the model to answer when the passages do not answer.
+pub const REFUSAL_TOKEN: &str = "NOT_IN_DOCUMENTS";
 
 static CITATION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[(\d+(?:\s*,\s*\d+)*)\]").expect("valid regex"));
 
 /// Tokens kept free for the answer.
-const MAX_ANSWER_TOKENS: u32 = 400;
+pub const MAX_ANSWER_TOKENS: u32 = 400;
 
 /// Answers with a model; degrades to `fallback` when the model fails.
 #[derive(Debug, Clone)]
@@ -149,7 +150,7 @@ impl Answerer for LlmAnswerer {
 // ANCHOR: check_citations
 /// Keeps only citations that point at a retrieved passage sharing a content word with the
 /// sentence that cites it; renumbers nothing (numbers stay those of the passages).
-pub(crate) fn check_citations(reply: &str, hits: &[Hit], engine: String) -> Answer {
+pub fn check_citations(reply: &str, hits: &[Hit], engine: String) -> Answer {
     let mut flagged = Vec::new();
     let mut used: BTreeSet<usize> = BTreeSet::new();
     let mut text = String::new();

@@ -5,4 +5,4 @@
 mod llm;
 
 pub use genai_answer::*;
-pub use llm::{ANSWER_PROMPT, LlmAnswerer};
+pub use llm::{ANSWER_PROMPT, LlmAnswerer, MAX_ANSWER_TOKENS, REFUSAL_TOKEN, check_citations};
