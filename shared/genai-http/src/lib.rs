@@ -133,6 +133,64 @@ pub fn parse_json<T: DeserializeOwned>(
     })
 }
 
+/// Serde's derived `Deserialize` for a struct also accepts a JSON array (its fields by
+/// position): `"filters": [null, null]` would pass as empty filters. Fields whose type is a
+/// struct use `#[serde(deserialize_with = "genai_http::object")]` to accept objects only.
+pub fn object<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let v = <Value as serde::Deserialize>::deserialize(d)?;
+    if !v.is_object() {
+        return Err(serde::de::Error::custom(format!("expected an object, got {}", kind(&v))));
+    }
+    serde_json::from_value(v).map_err(serde::de::Error::custom)
+}
+
+/// [`object`] for an optional field (`null` is `None`).
+pub fn object_opt<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let v = <Value as serde::Deserialize>::deserialize(d)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    object(v).map(Some).map_err(serde::de::Error::custom)
+}
+
+/// [`object`] for every item of a list.
+pub fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let v = <Value as serde::Deserialize>::deserialize(d)?;
+    let Value::Array(items) = v else {
+        return Err(serde::de::Error::custom(format!("expected an array, got {}", kind(&v))));
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            object(item).map_err(|e: serde_json::Error| serde::de::Error::custom(format!("item {i}: {e}")))
+        })
+        .collect()
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// The JSON pointer of a serde path (`/` for the root).
 fn pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
@@ -186,6 +244,32 @@ mod tests {
         assert_eq!(e.status.as_u16(), 422);
         assert!(e.message.contains("kk"), "{}", e.message);
         assert!(parse("{\"query\": \"x\", \"k\": 3}").is_ok());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        a: Option<u32>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        #[serde(default, deserialize_with = "object_opt")]
+        inner: Option<Inner>,
+        #[serde(default, deserialize_with = "objects")]
+        list: Vec<Inner>,
+    }
+
+    #[test]
+    fn struct_fields_take_objects_not_arrays() {
+        let ok: Outer = serde_json::from_str(r#"{"inner": {"a": 1}, "list": [{"a": 2}], "extra": 0}"#).unwrap();
+        assert!(ok.inner.is_some() && ok.list.len() == 1);
+        assert!(serde_json::from_str::<Outer>(r#"{"inner": null}"#).unwrap().inner.is_none());
+        // Serde alone would take these as the fields by position.
+        assert!(serde_json::from_str::<Outer>(r#"{"inner": [1]}"#).is_err());
+        assert!(serde_json::from_str::<Outer>(r#"{"list": [[2]]}"#).is_err());
+        assert!(serde_json::from_str::<Inner>("[1]").is_ok(), "the behaviour guarded against");
     }
 
     #[test]

@@ -64,20 +64,22 @@ impl Rag {
         trace.stage("route", t, json!({ "tier": route.tier, "score": route.score }));
         trace.route = Some(route);
         let (answer, cacheable) = match &inner.models {
-            Some(models) if !hits.is_empty() => match self.generate(models, tier, &p.query, &hits, &mut trace, &tx).await {
-                Generated::Answer(a) => (a, true),
-                Generated::Cancelled => return,
-                Generated::Failed(reason) => {
-                    metrics::counter!("rag_model_fallbacks_total").increment(1);
-                    if tx.send(QueryEvent::Reset { reason: reason.clone() }).await.is_err() {
-                        return;
+            Some(models) if !hits.is_empty() => {
+                match self.generate(models, tier, &p.query, &hits, &mut trace, &tx).await {
+                    Generated::Answer(a) => (a, true),
+                    Generated::Cancelled => return,
+                    Generated::Failed(reason) => {
+                        metrics::counter!("rag_model_fallbacks_total").increment(1);
+                        if tx.send(QueryEvent::Reset { reason: reason.clone() }).await.is_err() {
+                            return;
+                        }
+                        let mut a = self.offline(&p.query, &hits, stats.as_ref(), &mut trace, &tx).await;
+                        a.flagged.push(format!("{reason}; this is the offline extractive answer"));
+                        // Not cached: the model's answer is wanted once it is back.
+                        (a, false)
                     }
-                    let mut a = self.offline(&p.query, &hits, stats.as_ref(), &mut trace, &tx).await;
-                    a.flagged.push(format!("{reason}; this is the offline extractive answer"));
-                    // Not cached: the model's answer is wanted once it is back.
-                    (a, false)
                 }
-            },
+            }
             _ => (self.offline(&p.query, &hits, stats.as_ref(), &mut trace, &tx).await, true),
         };
         if tx.is_closed() {
@@ -89,7 +91,8 @@ impl Rag {
         }
         if cacheable && let Some(cache) = inner.cache.as_ref().filter(|_| p.use_cache) {
             let t = Instant::now();
-            let stored = cache.insert(&scope, &p.query, vector.as_deref(), answer.clone(), &answer.cited_documents()).await;
+            let stored =
+                cache.insert(&scope, &p.query, vector.as_deref(), answer.clone(), &answer.cited_documents()).await;
             trace.stage("cache_insert", t, json!({ "stored": stored }));
         }
         metrics::counter!("rag_queries_total", "cache" => trace.cache).increment(1);
@@ -190,7 +193,11 @@ impl Rag {
         trace.output_tokens = usage.output_tokens;
         trace.cost_usd = self.inner.prices.cost(model.name(), &usage);
         record_cost(model.name(), usage.input_tokens, usage.output_tokens, trace.cost_usd);
-        trace.stage("generate", t, json!({ "model": model.name(), "tier": tier, "output_tokens": usage.output_tokens }));
+        trace.stage(
+            "generate",
+            t,
+            json!({ "model": model.name(), "tier": tier, "output_tokens": usage.output_tokens }),
+        );
         let t = Instant::now();
         let engine = format!("llm:{}", model.name());
         let answer = if text.contains(REFUSAL_TOKEN) {
@@ -233,7 +240,12 @@ struct Spend<'a> {
 impl Drop for Spend<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let usage = Usage { input_tokens: self.input_tokens, output_tokens: self.output, counted: true, ..Usage::default() };
+            let usage = Usage {
+                input_tokens: self.input_tokens,
+                output_tokens: self.output,
+                counted: true,
+                ..Usage::default()
+            };
             let usd = self.rag.inner.prices.cost(self.model, &usage);
             record_cost(self.model, self.input_tokens, self.output, usd);
         }

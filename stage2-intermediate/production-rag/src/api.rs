@@ -69,7 +69,9 @@ fn api_error(e: RagError) -> ApiError {
             let code = if reason.contains("empty") { "empty_query" } else { "invalid_query" };
             ApiError::invalid(code, reason.clone(), at)
         }
-        RagError::Filter(f) => ApiError::new(StatusCode::BAD_REQUEST, "unsupported_filter", f.reason.clone(), Some(f.at.clone())),
+        RagError::Filter(f) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "unsupported_filter", f.reason.clone(), Some(f.at.clone()))
+        }
         RagError::UnknownDocument(_) => ApiError::not_found("unknown_document", e.to_string()),
         _ => match e.class() {
             ErrorClass::Retryable => ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e),
@@ -90,7 +92,11 @@ fn wants_stream(headers: &HeaderMap) -> bool {
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 422, description = "Wrong request shape, empty or too long query, top_k out of range", body = ErrorBody),
         (status = 503, description = "The index is unavailable", body = ErrorBody)))]
-async fn query(State(rag): State<Rag>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn query(
+    State(rag): State<Rag>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let req: QueryRequest = genai_http::parse_json(&headers, body, rag.config().max_body_bytes)?;
     let query = req.query.trim().to_owned();
     let stream = rag.query(req).await.map_err(api_error)?;
@@ -127,6 +133,7 @@ async fn query(State(rag): State<Rag>, headers: HeaderMap, body: Result<Bytes, B
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
     /// 1–100 documents.
+    #[serde(deserialize_with = "genai_http::objects")]
     pub documents: Vec<NewDocument>,
 }
 
@@ -156,24 +163,46 @@ fn uploads(req: IngestRequest) -> Result<Vec<Upload>, ApiError> {
         .map(|(i, d)| {
             let at = |f: &str| format!("/documents/{i}{f}");
             if d.name.trim().is_empty() || d.name.len() > 255 || d.name.chars().any(char::is_control) {
-                return Err(ApiError::invalid("invalid_name", "name must be 1-255 characters without control characters", &at("/name")));
+                return Err(ApiError::invalid(
+                    "invalid_name",
+                    "name must be 1-255 characters without control characters",
+                    &at("/name"),
+                ));
             }
             if let Some(date) = &d.date
                 && crate::filters::parse_month(date, true).is_none()
             {
-                return Err(ApiError::invalid("invalid_date", format!("{date:?} is not YYYY-MM or YYYY-MM-DD"), &at("/date")));
+                return Err(ApiError::invalid(
+                    "invalid_date",
+                    format!("{date:?} is not YYYY-MM or YYYY-MM-DD"),
+                    &at("/date"),
+                ));
             }
             if let Some(c) = &d.category
                 && (c.trim().is_empty() || c.len() > 128 || c.chars().any(char::is_control))
             {
-                return Err(ApiError::invalid("invalid_category", "category must be 1-128 characters without control characters", &at("/category")));
+                return Err(ApiError::invalid(
+                    "invalid_category",
+                    "category must be 1-128 characters without control characters",
+                    &at("/category"),
+                ));
             }
             let bytes = match (d.text, d.content_base64) {
                 (Some(t), None) => t.into_bytes(),
-                (None, Some(b)) => base64::engine::general_purpose::STANDARD
-                    .decode(b.trim())
-                    .map_err(|e| ApiError::invalid("invalid_base64", format!("content_base64 is not base64: {e}"), &at("/content_base64")))?,
-                _ => return Err(ApiError::invalid("invalid_document", "give exactly one of text and content_base64", &at(""))),
+                (None, Some(b)) => base64::engine::general_purpose::STANDARD.decode(b.trim()).map_err(|e| {
+                    ApiError::invalid(
+                        "invalid_base64",
+                        format!("content_base64 is not base64: {e}"),
+                        &at("/content_base64"),
+                    )
+                })?,
+                _ => {
+                    return Err(ApiError::invalid(
+                        "invalid_document",
+                        "give exactly one of text and content_base64",
+                        &at(""),
+                    ));
+                }
             };
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Err(ApiError::invalid("empty_document", "the document is empty", &at("")));
@@ -190,7 +219,11 @@ fn uploads(req: IngestRequest) -> Result<Vec<Upload>, ApiError> {
         (status = 413, description = "Body over the limit", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 422, description = "Wrong shape, no or too many documents, bad name, date, category or base64", body = ErrorBody)))]
-async fn ingest(State(rag): State<Rag>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn ingest(
+    State(rag): State<Rag>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let req: IngestRequest = genai_http::parse_json(&headers, body, rag.config().max_body_bytes)?;
     let job = rag.ingest(uploads(req)?);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, format!("v1/jobs/{}", job.id))], Json(job)).into_response())

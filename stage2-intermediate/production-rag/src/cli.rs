@@ -153,7 +153,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     crate::QueryEvent::Answer(a) => {
                         println!("\n\nanswer ({}): {}", a.engine, a.text);
                         for c in &a.citations {
-                            println!("  [{}] {} p.{}: {}", c["number"], c["source"].as_str().unwrap_or(""), c["pages"], c["quote"].as_str().unwrap_or("").chars().take(120).collect::<String>());
+                            println!(
+                                "  [{}] {} p.{}: {}",
+                                c["number"],
+                                c["source"].as_str().unwrap_or(""),
+                                c["pages"],
+                                c["quote"].as_str().unwrap_or("").chars().take(120).collect::<String>()
+                            );
                         }
                         for f in &a.flagged {
                             println!("  note: {f}");

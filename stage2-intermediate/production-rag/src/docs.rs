@@ -14,7 +14,7 @@
 use crate::filters::{CATEGORY, DOC_TYPE, MONTH, month_key, parse_month};
 use genai_core::{Classify, DocId, ErrorClass};
 use genai_ingest::{Chunker, LoadLimits, load_bytes};
-use genai_retrieval::{Condition, Field, Filter, Retriever};
+use genai_retrieval::{Condition, Field, Filter, Record, Retriever};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -158,59 +158,70 @@ impl Registry {
         format!("{:016x}.{}", s.set_hash, s.bumps)
     }
 
-    fn append(&self, entry: Entry) -> Result<(), RegistryError> {
+    /// Appends entries with one write and one `fsync`, then applies them.
+    fn append(&self, entries: Vec<Entry>) -> Result<(), RegistryError> {
         let err = |e: std::io::Error| RegistryError { path: self.path.clone(), reason: e.to_string() };
-        let mut line = serde_json::to_string(&entry).expect("registry entries serialise");
-        line.push('\n');
+        let mut text = String::new();
+        for entry in &entries {
+            text.push_str(&serde_json::to_string(entry).expect("registry entries serialise"));
+            text.push('\n');
+        }
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(err)?;
-        f.write_all(line.as_bytes()).map_err(err)?;
+        f.write_all(text.as_bytes()).map_err(err)?;
         f.sync_data().map_err(err)?;
-        self.lock().apply(entry);
+        let mut state = self.lock();
+        for entry in entries {
+            state.apply(entry);
+        }
         Ok(())
     }
 
     pub(crate) fn record_delete(&self, doc_id: &DocId) -> Result<(), RegistryError> {
-        self.append(Entry::Delete { doc_id: doc_id.clone() })
+        self.append(vec![Entry::Delete { doc_id: doc_id.clone() }])
     }
 
     pub(crate) fn bump(&self) -> Result<(), RegistryError> {
-        self.append(Entry::Bump)
+        self.append(vec![Entry::Bump])
     }
 
-    /// Loads, chunks and indexes one file. Call with `ingest_lock` held.
-    pub(crate) async fn ingest_one(
+    /// Checks, loads and chunks one file: ready to index, or why not. `seen` holds the ids
+    /// already prepared in this batch (the same bytes twice in one request).
+    pub(crate) async fn prepare(
         &self,
-        retriever: &Retriever,
         chunker: &Chunker,
         limits: &LoadLimits,
         upload: Upload,
-    ) -> FileReport {
+        seen: &BTreeMap<String, String>,
+    ) -> Result<Prepared, FileReport> {
         let Upload { name, bytes, category, date } = upload;
         let skipped = |reason: String| FileReport::Skipped { file: name.clone(), reason };
         let id = DocId::from_content(&bytes);
-        if let Some(existing) = self.get(id.as_str()) {
-            return FileReport::AlreadyIndexed { file: name, doc_id: id, indexed_as: existing.source };
+        let earlier = self.get(id.as_str()).map(|d| d.source).or_else(|| seen.get(id.as_str()).cloned());
+        if let Some(indexed_as) = earlier {
+            return Err(FileReport::AlreadyIndexed { file: name, doc_id: id, indexed_as });
         }
         let month = match date.as_deref().map(|d| parse_month(d, true)) {
             None => None,
             Some(Some(m)) => Some(month_key(m)),
-            Some(None) => return skipped(format!("date {:?} is not YYYY-MM or YYYY-MM-DD", date.unwrap_or_default())),
+            Some(None) => {
+                return Err(skipped(format!("date {:?} is not YYYY-MM or YYYY-MM-DD", date.unwrap_or_default())));
+            }
         };
         if let Some(c) = &category
             && (c.trim().is_empty() || c.len() > 128 || c.chars().any(char::is_control))
         {
-            return skipped("category must be 1-128 characters without control characters".into());
+            return Err(skipped("category must be 1-128 characters without control characters".into()));
         }
         let size = bytes.len() as u64;
         let (source, limits) = (name.clone(), limits.clone());
         let doc = match tokio::task::spawn_blocking(move || load_bytes(&bytes, &source, &limits)).await {
             Ok(Ok(doc)) => doc,
-            Ok(Err(e)) => return skipped(e.to_string()),
-            Err(e) => return skipped(format!("loader failed: {e}")),
+            Ok(Err(e)) => return Err(skipped(e.to_string())),
+            Err(e) => return Err(skipped(format!("loader failed: {e}"))),
         };
         let chunks = chunker.chunk(&doc);
         if chunks.is_empty() {
-            return skipped("the file has no text".into());
+            return Err(skipped("the file has no text".into()));
         }
         let doc_type = doc.kind.to_string();
         let mut attrs = BTreeMap::from([(DOC_TYPE.to_owned(), vec![doc_type.clone()])]);
@@ -220,29 +231,84 @@ impl Registry {
         if let Some(m) = &month {
             attrs.insert(MONTH.to_owned(), vec![m.clone()]);
         }
-        let n = chunks.len();
-        if let Err(e) = retriever.add(chunks, None, &attrs).await {
-            undo(retriever, &id).await;
-            let hint = if e.class() == ErrorClass::Retryable { "; try again" } else { "" };
-            return skipped(format!("indexing failed: {e}{hint}"));
-        }
         let info = DocumentInfo {
-            doc_id: id.clone(),
-            source: name.clone(),
+            doc_id: id,
+            source: name,
             doc_type,
             category,
             month,
             title: doc.title.clone(),
-            chunks: n,
+            chunks: chunks.len(),
             bytes: size,
         };
-        if let Err(e) = self.append(Entry::Add(info)) {
-            // Unlisted chunks would be unreachable by DELETE: take them out again.
-            undo(retriever, &id).await;
-            return skipped(e.to_string());
-        }
-        FileReport::Indexed { file: name, doc_id: id, chunks: n }
+        Ok(Prepared { info, chunks, attrs })
     }
+
+    /// Indexes prepared files: their chunks embedded and upserted together, then listed with one
+    /// registry write. If the batch fails, each file is tried alone, so one bad file costs only
+    /// itself. Call with `ingest_lock` held.
+    pub(crate) async fn commit(&self, retriever: &Retriever, batch: Vec<Prepared>) -> Vec<FileReport> {
+        if batch.is_empty() {
+            return Vec::new();
+        }
+        if batch.len() > 1 {
+            let ids: Vec<DocId> = batch.iter().map(|p| p.info.doc_id.clone()).collect();
+            match self.commit_together(retriever, batch.clone()).await {
+                Ok(reports) => return reports,
+                Err(e) => {
+                    tracing::warn!(error = %e, files = batch.len(), "batch indexing failed; indexing its files one by one");
+                    for id in &ids {
+                        undo(retriever, id).await;
+                    }
+                }
+            }
+        }
+        let mut reports = Vec::with_capacity(batch.len());
+        for p in batch {
+            let (file, id) = (p.info.source.clone(), p.info.doc_id.clone());
+            reports.push(match self.commit_together(retriever, vec![p]).await {
+                Ok(mut r) => r.remove(0),
+                Err(e) => {
+                    undo(retriever, &id).await;
+                    FileReport::Skipped { file, reason: e }
+                }
+            });
+        }
+        reports
+    }
+
+    async fn commit_together(&self, retriever: &Retriever, batch: Vec<Prepared>) -> Result<Vec<FileReport>, String> {
+        let texts: Vec<String> = batch.iter().flat_map(|p| p.chunks.iter().map(|c| c.text.clone())).collect();
+        let hint = |e: &dyn Classify| if e.class() == ErrorClass::Retryable { "; try again" } else { "" };
+        let vectors =
+            retriever.embedder().embed(&texts).await.map_err(|e| format!("embedding failed: {e}{}", hint(&e)))?;
+        let mut vectors = vectors.into_iter();
+        let mut records = Vec::with_capacity(texts.len());
+        let mut infos = Vec::with_capacity(batch.len());
+        for p in batch {
+            for chunk in p.chunks {
+                let vector = vectors.next().ok_or("the embedder returned too few vectors")?;
+                records.push(Record { chunk, vector, tenant: None, attrs: p.attrs.clone() });
+            }
+            infos.push(p.info);
+        }
+        retriever.index().upsert(records).await.map_err(|e| format!("indexing failed: {e}{}", hint(&e)))?;
+        let reports = infos
+            .iter()
+            .map(|i| FileReport::Indexed { file: i.source.clone(), doc_id: i.doc_id.clone(), chunks: i.chunks })
+            .collect();
+        // Unlisted chunks would be unreachable by DELETE: the caller takes them out again.
+        self.append(infos.into_iter().map(Entry::Add).collect()).map_err(|e| e.to_string())?;
+        Ok(reports)
+    }
+}
+
+/// A file loaded and chunked, ready to index.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub info: DocumentInfo,
+    pub chunks: Vec<genai_core::Chunk>,
+    pub attrs: BTreeMap<String, Vec<String>>,
 }
 
 impl State {

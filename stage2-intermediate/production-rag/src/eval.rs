@@ -53,7 +53,12 @@ pub(crate) fn groundedness(answer: &CachedAnswer, hits: &[Hit]) -> Option<f64> {
 
 impl OnlineEval {
     pub fn open(dir: &std::path::Path, rate: f64) -> Self {
-        Self { path: dir.join("online-eval.jsonl"), rate: rate.clamp(0.0, 1.0), seen: AtomicU64::new(0), file: Mutex::new(()) }
+        Self {
+            path: dir.join("online-eval.jsonl"),
+            rate: rate.clamp(0.0, 1.0),
+            seen: AtomicU64::new(0),
+            file: Mutex::new(()),
+        }
     }
 
     pub fn observe(&self, query: &str, answer: &CachedAnswer, hits: &[Hit], trace: &Trace) {

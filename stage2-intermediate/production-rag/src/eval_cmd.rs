@@ -120,7 +120,9 @@ pub async fn golden(config: Config, squad: &std::path::Path, every: usize) -> an
     }
     bar.finish_and_clear();
     times.sort_by(f64::total_cmp);
-    let pct = |q: f64| times.get(((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1))).copied().unwrap_or(0.0);
+    let pct = |q: f64| {
+        times.get(((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1))).copied().unwrap_or(0.0)
+    };
     Ok(GoldenReport {
         documents: job.indexed,
         questions: questions.len(),
@@ -143,10 +145,16 @@ pub async fn run(mut config: Config, args: EvalArgs) -> anyhow::Result<()> {
     let r = golden(config, &args.squad, args.every).await?;
     println!("golden set: {} paragraphs as documents, {} questions, top {}", r.documents, r.questions, r.top_k);
     println!("  retrieval hit rate            {}", r.hit);
-    println!("  ... with the article filter    {}  (passages outside the filter: {})", r.hit_filtered, r.filter_violations);
+    println!(
+        "  ... with the article filter    {}  (passages outside the filter: {})",
+        r.hit_filtered, r.filter_violations
+    );
     println!("  refused                       {}", r.refused);
     println!("  answer contains a gold answer {}  (answered questions)", r.contains_answer);
-    println!("  ingest {:.1} s; query p50 {:.1} ms, p95 {:.1} ms (in-process, one at a time)", r.ingest_s, r.query_p50_ms, r.query_p95_ms);
+    println!(
+        "  ingest {:.1} s; query p50 {:.1} ms, p95 {:.1} ms (in-process, one at a time)",
+        r.ingest_s, r.query_p50_ms, r.query_p95_ms
+    );
     if let Some(min) = args.min_hit {
         anyhow::ensure!(r.filter_violations == 0, "{} passages came from outside their filter", r.filter_violations);
         anyhow::ensure!(r.hit.mean >= min, "hit rate {:.4} is below the gate {min}", r.hit.mean);

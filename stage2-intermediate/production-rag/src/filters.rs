@@ -32,7 +32,7 @@ pub struct Filters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<Vec<String>>,
     /// Documents dated in this range (by month, both ends included).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "genai_http::object_opt")]
     pub date: Option<DateRange>,
 }
 
@@ -85,7 +85,8 @@ type Month = (u32, u32);
 /// (`start` picks January or December).
 pub fn parse_month(s: &str, start: bool) -> Option<Month> {
     let parts: Vec<&str> = s.split('-').collect();
-    let num = |p: &str, len: usize| (p.len() == len && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse().ok())?;
+    let num =
+        |p: &str, len: usize| (p.len() == len && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse().ok())?;
     let year: u32 = num(parts.first()?, 4)?;
     let month = match parts.len() {
         1 => Some(if start { 1 } else { 12 }),
@@ -145,7 +146,10 @@ impl Filters {
         let mut f = Filter::default();
         if let Some(types) = &self.doc_type {
             if types.is_empty() {
-                return Err(refuse("/doc_type", "an empty list matches nothing; leave the filter out to search everything"));
+                return Err(refuse(
+                    "/doc_type",
+                    "an empty list matches nothing; leave the filter out to search everything",
+                ));
             }
             let values = types.iter().map(|t| t.as_str().to_owned()).collect();
             f = f.and(Condition::AnyOf { field: Field::Attr(DOC_TYPE.into()), values });
@@ -169,7 +173,9 @@ impl Filters {
 fn months(range: &DateRange) -> Result<Vec<String>, FilterError> {
     let bound = |v: &Option<String>, at: &str, start: bool| -> Result<Option<Month>, FilterError> {
         v.as_deref()
-            .map(|s| parse_month(s, start).ok_or_else(|| refuse(at, format!("{s:?} is not a date: use YYYY-MM or YYYY"))))
+            .map(|s| {
+                parse_month(s, start).ok_or_else(|| refuse(at, format!("{s:?} is not a date: use YYYY-MM or YYYY")))
+            })
             .transpose()
     };
     let from = bound(&range.from, "/date/from", true)?;
@@ -210,6 +216,7 @@ mod tests {
         assert!(parse(r#"{"author": ["x"]}"#).is_err());
         assert!(parse(r#"{"doc_type": ["docx"]}"#).is_err());
         assert!(parse(r#"{"date": {"from": "2020", "until": "2021"}}"#).is_err());
+        assert!(parse(r#"{"date": ["2020", "2021"]}"#).is_err(), "a range is an object, not a pair");
         let e = parse(r#"{"category": []}"#).unwrap().to_filter().unwrap_err();
         assert_eq!(e.at, "/filters/category");
         let e = parse(r#"{"date": {"from": "2024-13"}}"#).unwrap().to_filter().unwrap_err();

@@ -19,8 +19,8 @@ mod answer;
 mod api;
 pub mod bench;
 pub mod cli;
-pub mod demo;
 pub mod config;
+pub mod demo;
 mod docs;
 mod eval;
 pub mod eval_cmd;
@@ -40,14 +40,18 @@ use genai_cache::{AnswerCache, CacheConfig, StoreSpec};
 use genai_core::{Classify, ErrorClass};
 use genai_embed::{CachedEmbedder, Embedder, EmbedderSpec};
 use genai_ingest::{ChunkConfig, Chunker, LoadLimits};
+use genai_llm::ChatModel;
 use genai_llm::route::ComplexityRouter;
 use genai_llm::{OpenAiConfig, OpenAiModel, PriceTable, ResilienceConfig, Resilient};
-use genai_llm::ChatModel;
 use genai_retrieval::rerank::LearnedReranker;
 use genai_retrieval::{EmbeddedConfig, EmbeddedIndex, Reranking, Retriever, SearchMode};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Chunks embedded and written together during ingest: one embedding call, one index write and
+/// one registry write per batch instead of per file.
+const BATCH_CHUNKS: usize = 256;
 
 /// Why an operation failed; [`Classify`] says what the caller should do.
 #[derive(Debug, thiserror::Error)]
@@ -309,8 +313,9 @@ impl Rag {
         let inner = &self.inner;
         let _one_at_a_time = inner.registry.ingest_lock.lock().await;
         inner.jobs.running(id);
-        for upload in uploads {
-            let report = inner.registry.ingest_one(&inner.retriever, &inner.chunker, &inner.limits, upload).await;
+        let mut batch: Vec<docs::Prepared> = Vec::new();
+        let mut seen = std::collections::BTreeMap::new();
+        let done = |report: FileReport, on_file: &mut dyn FnMut(&FileReport)| {
             let outcome = match &report {
                 FileReport::Indexed { .. } => "indexed",
                 FileReport::AlreadyIndexed { .. } => "already_indexed",
@@ -319,6 +324,22 @@ impl Rag {
             metrics::counter!("rag_ingested_files_total", "outcome" => outcome).increment(1);
             on_file(&report);
             inner.jobs.file_done(id, report);
+        };
+        let mut uploads = uploads.into_iter().peekable();
+        while let Some(upload) = uploads.next() {
+            match inner.registry.prepare(&inner.chunker, &inner.limits, upload, &seen).await {
+                Ok(p) => {
+                    seen.insert(p.info.doc_id.to_string(), p.info.source.clone());
+                    batch.push(p);
+                }
+                Err(report) => done(report, &mut on_file),
+            }
+            let chunks: usize = batch.iter().map(|p| p.chunks.len()).sum();
+            if chunks >= BATCH_CHUNKS || (uploads.peek().is_none() && !batch.is_empty()) {
+                for report in inner.registry.commit(&inner.retriever, std::mem::take(&mut batch)).await {
+                    done(report, &mut on_file);
+                }
+            }
         }
         if let Err(e) = inner.retriever.index().optimize().await {
             tracing::warn!(error = %e, "index optimisation after ingest failed; searches stay correct, maybe slower");

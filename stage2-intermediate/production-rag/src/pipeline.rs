@@ -25,7 +25,7 @@ pub struct QueryRequest {
     /// The question.
     #[schema(min_length = 1, max_length = 2000, example = "How does the cache avoid serving a wrong answer?")]
     pub query: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "genai_http::object")]
     pub filters: Filters,
     /// Passages given to the answerer (1–20; default from the configuration).
     #[serde(default)]
@@ -93,7 +93,8 @@ pub struct StageTiming {
 pub struct Trace {
     /// `exact`, `semantic`, `miss`, `bypassed` or `off`.
     pub cache: &'static str,
-    #[schema(value_type = Object)]
+    /// The cache decision's details (`null` when the cache is off).
+    #[schema(value_type = Option<Object>)]
     pub cache_detail: Value,
     #[schema(value_type = Option<Object>)]
     pub route: Option<Route>,

@@ -19,7 +19,10 @@ async fn ingest_query_cache_and_delete_end_to_end() {
     assert!(r["text"].as_str().unwrap().contains("six months"), "{r}");
     assert_eq!(r["citations"][0]["source"], "pumps.md");
     assert_eq!(r["trace"]["cache"], "miss");
-    assert_eq!(stages(&r["trace"]), ["cache_exact", "embed", "cache_semantic", "retrieve", "rerank", "route", "generate", "cache_insert"]);
+    assert_eq!(
+        stages(&r["trace"]),
+        ["cache_exact", "embed", "cache_semantic", "retrieve", "rerank", "route", "generate", "cache_insert"]
+    );
 
     // The same question, differently spelt: an exact hit (normalised), and no retrieval at all.
     let (_, again) = ask(&client, &s.base, json!({"query": "  how often is the COOLANT pump inspected "})).await;
@@ -27,7 +30,12 @@ async fn ingest_query_cache_and_delete_end_to_end() {
     assert_eq!(stages(&again["trace"]), ["cache_exact"]);
     assert_eq!(again["text"], r["text"]);
     // Another filter is another scope: never served from the unfiltered entry.
-    let (_, scoped) = ask(&client, &s.base, json!({"query": "How often is the coolant pump inspected?", "filters": {"category": ["maintenance"]}})).await;
+    let (_, scoped) = ask(
+        &client,
+        &s.base,
+        json!({"query": "How often is the coolant pump inspected?", "filters": {"category": ["maintenance"]}}),
+    )
+    .await;
     assert_eq!(scoped["trace"]["cache"], "miss", "{scoped}");
 
     // A question the documents do not answer is refused, citing nothing.
@@ -61,16 +69,23 @@ async fn filters_narrow_the_search_and_never_widen_it() {
     let sources = |r: &Value| -> Vec<String> {
         r["trace"]["passages"].as_array().unwrap().iter().map(|p| p["source"].as_str().unwrap().to_owned()).collect()
     };
-    let (_, r) = ask(&client, &s.base, json!({"query": q, "filters": {"category": ["policy"]}, "no_cache": true})).await;
+    let (_, r) =
+        ask(&client, &s.base, json!({"query": q, "filters": {"category": ["policy"]}, "no_cache": true})).await;
     let got = sources(&r);
     assert!(!got.is_empty() && got.iter().all(|s| s == "travel.txt" || s == "security.md"), "{got:?}");
     let (_, r) = ask(&client, &s.base, json!({"query": q, "filters": {"doc_type": ["html"]}, "no_cache": true})).await;
     assert_eq!(sources(&r), ["boilers.html"]);
-    let (_, r) = ask(&client, &s.base, json!({"query": q, "filters": {"date": {"from": "2024-01", "to": "2024-12"}}, "no_cache": true})).await;
+    let (_, r) = ask(
+        &client,
+        &s.base,
+        json!({"query": q, "filters": {"date": {"from": "2024-01", "to": "2024-12"}}, "no_cache": true}),
+    )
+    .await;
     let got = sources(&r);
     assert!(!got.is_empty() && got.iter().all(|s| s == "pumps.md" || s == "security.md"), "{got:?}");
     // A filter nothing matches finds nothing (and refuses), rather than searching everything.
-    let (_, r) = ask(&client, &s.base, json!({"query": q, "filters": {"category": ["finance"]}, "no_cache": true})).await;
+    let (_, r) =
+        ask(&client, &s.base, json!({"query": q, "filters": {"category": ["finance"]}, "no_cache": true})).await;
     assert!(sources(&r).is_empty() && r["refused"] == true, "{r}");
 
     // Filters that cannot be run exactly are refused with where the problem is.
@@ -103,12 +118,19 @@ async fn bad_requests_get_one_error_shape_and_change_nothing() {
         (json!({"query": "x", "top_k": "five"}), 422, "invalid_request"),
         (json!({"query": "x", "mode": "fast"}), 422, "invalid_request"),
         (json!({"question": "x"}), 422, "invalid_request"),
+        (json!({"query": "x", "filters": [null, null]}), 422, "invalid_request"),
     ];
     for (body, status, code) in cases {
         let (got, err) = ask(&client, &s.base, body.clone()).await;
         assert_eq!((got, err["error"]["code"].as_str()), (status, Some(code)), "{body}: {err}");
     }
-    let res = client.post(format!("{}/v1/query", s.base)).body("{\"query\": ").header("content-type", "application/json").send().await.unwrap();
+    let res = client
+        .post(format!("{}/v1/query", s.base))
+        .body("{\"query\": ")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
     let res = client.post(format!("{}/v1/query", s.base)).body("query=x").send().await.unwrap();
     assert_eq!(res.status(), 415);
@@ -125,9 +147,14 @@ async fn bad_requests_get_one_error_shape_and_change_nothing() {
         assert_eq!(err["error"]["at"], at, "{body}: {err}");
     }
     // A file that cannot be read is skipped with its reason; the others are indexed.
-    let job = ingest(&client, &s.base, &json!({"documents": [
+    let job = ingest(
+        &client,
+        &s.base,
+        &json!({"documents": [
         {"name": "broken.pdf", "text": "%PDF-1.7 not really"},
-        {"name": "fine.txt", "text": "The lift is inspected weekly."}]})).await;
+        {"name": "fine.txt", "text": "The lift is inspected weekly."}]}),
+    )
+    .await;
     assert_eq!((job["indexed"].as_u64(), job["skipped"].as_u64()), (Some(1), Some(1)), "{job}");
     let docs: Value = client.get(format!("{}/v1/documents", s.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(docs.as_array().unwrap().len(), 5, "the four documents are intact and one was added");

@@ -16,7 +16,8 @@ use std::time::Duration;
 const CHAT: &str = "/v1/chat/completions";
 
 async fn sse(client: &reqwest::Client, base: &str, body: Value) -> Vec<(String, Value)> {
-    let res = client.post(format!("{base}/v1/query")).header("accept", "text/event-stream").json(&body).send().await.unwrap();
+    let res =
+        client.post(format!("{base}/v1/query")).header("accept", "text/event-stream").json(&body).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let text = res.text().await.unwrap();
     text.split("\n\n")
@@ -36,13 +37,22 @@ fn last<'a>(events: &'a [(String, Value)], name: &str) -> &'a Value {
 async fn a_streamed_model_answer_is_checked_costed_and_cached() {
     let mock = MockOpenAi::start(8).await;
     let dir = tempfile::tempdir().unwrap();
-    let rag = Rag::open_with_models(config(dir.path()), mock.resilient_model("gpt-4o-mini", 2), None, None).await.unwrap();
+    let rag =
+        Rag::open_with_models(config(dir.path()), mock.resilient_model("gpt-4o-mini", 2), None, None).await.unwrap();
     let s = serve(rag).await;
     let client = reqwest::Client::new();
     ingest(&client, &s.base, &corpus()).await;
-    mock.enqueue(CHAT, [Reply::chat_stream(&["The coolant pump is inspected ", "every six months [1]. ", "Seals last two years [7]."])]);
+    mock.enqueue(
+        CHAT,
+        [Reply::chat_stream(&[
+            "The coolant pump is inspected ",
+            "every six months [1]. ",
+            "Seals last two years [7].",
+        ])],
+    );
     let events = sse(&client, &s.base, json!({"query": "How often is the coolant pump inspected?"})).await;
-    let deltas: String = events.iter().filter(|(e, _)| e == "delta").map(|(_, d)| d["text"].as_str().unwrap()).collect();
+    let deltas: String =
+        events.iter().filter(|(e, _)| e == "delta").map(|(_, d)| d["text"].as_str().unwrap()).collect();
     assert!(deltas.starts_with("The coolant pump is inspected every six months [1]."), "{deltas}");
     let answer = last(&events, "answer");
     assert_eq!(answer["engine"], "llm:gpt-4o-mini");
@@ -50,7 +60,10 @@ async fn a_streamed_model_answer_is_checked_costed_and_cached() {
     assert!(answer["flagged"].to_string().contains("citation [7]"), "the invented citation is removed: {answer}");
     let trace = last(&events, "summary");
     assert!(trace["cost_usd"].as_f64().unwrap() > 0.0 && trace["output_tokens"].as_u64().unwrap() > 0, "{trace}");
-    assert!(stages(trace).ends_with(&["route".into(), "generate".into(), "check".into(), "cache_insert".into()]), "{trace}");
+    assert!(
+        stages(trace).ends_with(&["route".into(), "generate".into(), "check".into(), "cache_insert".into()]),
+        "{trace}"
+    );
     assert!(trace["first_token_ms"].as_f64().is_some());
     let sent = mock.requests_to(CHAT);
     assert_eq!(sent.len(), 1);
@@ -85,7 +98,8 @@ async fn complex_questions_are_routed_to_the_strong_model() {
 async fn model_failures_fall_back_to_the_offline_answer_which_is_not_cached() {
     let mock = MockOpenAi::start(8).await;
     let dir = tempfile::tempdir().unwrap();
-    let rag = Rag::open_with_models(config(dir.path()), mock.resilient_model("gpt-4o-mini", 2), None, None).await.unwrap();
+    let rag =
+        Rag::open_with_models(config(dir.path()), mock.resilient_model("gpt-4o-mini", 2), None, None).await.unwrap();
     let s = serve(rag).await;
     let client = reqwest::Client::new();
     ingest(&client, &s.base, &corpus()).await;
@@ -152,7 +166,11 @@ impl ChatModel for Endless {
 #[tokio::test]
 async fn a_client_that_disconnects_cancels_the_model_call_and_its_cost_is_recorded() {
     let dropped = Arc::new(AtomicBool::new(false));
-    let model = Resilient::new(Arc::new(Endless { dropped: dropped.clone() }), ResilienceConfig::default(), Arc::new(PriceTable::default()));
+    let model = Resilient::new(
+        Arc::new(Endless { dropped: dropped.clone() }),
+        ResilienceConfig::default(),
+        Arc::new(PriceTable::default()),
+    );
     let dir = tempfile::tempdir().unwrap();
     let s = serve(Rag::open_with_models(config(dir.path()), model, None, None).await.unwrap()).await;
     let client = reqwest::Client::new();
@@ -180,7 +198,9 @@ async fn a_client_that_disconnects_cancels_the_model_call_and_its_cost_is_record
     assert!(after.contains("rag_cancelled_total"), "{after}");
     let tokens = |m: &str| {
         m.lines()
-            .filter(|l| l.starts_with("rag_tokens_total") && l.contains("endless-model") && l.contains("kind=\"input\""))
+            .filter(|l| {
+                l.starts_with("rag_tokens_total") && l.contains("endless-model") && l.contains("kind=\"input\"")
+            })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>()
     };

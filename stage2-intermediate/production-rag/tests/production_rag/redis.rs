@@ -19,7 +19,8 @@ fn redis_url() -> Option<String> {
 async fn two_replicas_share_answers_through_redis() {
     let Some(url) = redis_url() else { return };
     // Each run gets its own corpus (a random sentence), so earlier runs' entries never match.
-    let marker = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let marker =
+        format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     let body = json!({"documents": [{"name": "run.txt", "text": format!("The run marker is {marker}. The pump is inspected every six months.")}]});
     let client = reqwest::Client::new();
     let mut servers = Vec::new();
@@ -30,7 +31,11 @@ async fn two_replicas_share_answers_through_redis() {
         c.cache = CacheBackend::Redis;
         c.redis_url = url.clone();
         let s = serve(Rag::open(c).await.unwrap()).await;
-        assert_eq!(client.get(format!("{}/readyz", s.base)).send().await.unwrap().status(), 200, "Redis at {url} is unreachable");
+        assert_eq!(
+            client.get(format!("{}/readyz", s.base)).send().await.unwrap().status(),
+            200,
+            "Redis at {url} is unreachable"
+        );
         ingest(&client, &s.base, &body).await;
         servers.push(s);
         dirs.push(dir);
