@@ -160,6 +160,7 @@ impl Trace {
     }
 }
 
+// ANCHOR: query_event
 /// One event of a query's answer, in order: `delta`s (provisional text as it is generated),
 /// possibly a `reset` (discard the deltas: the model failed and the offline answer follows),
 /// one `answer` (the checked answer: authoritative), one `summary` (the trace).
@@ -171,6 +172,7 @@ pub enum QueryEvent {
     Answer(CachedAnswer),
     Summary(Box<Trace>),
 }
+// ANCHOR_END: query_event
 
 /// `POST /v1/query` answered as one JSON object.
 #[derive(Debug, Clone, Serialize, ToSchema)]

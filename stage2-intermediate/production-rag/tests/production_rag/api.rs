@@ -197,9 +197,20 @@ async fn openapi_and_metrics_describe_the_service() {
     }
     ingest(&client, &s.base, &corpus()).await;
     ask(&client, &s.base, json!({"query": "When are passwords rotated?"})).await;
+    ask(&client, &s.base, json!({"query": "What is the capital of Australia?"})).await;
     let metrics = client.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
     for name in ["rag_stage_seconds", "rag_queries_total", "genai_cache_lookups_total", "rag_ingested_files_total"] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    // Every series the alert rules watch is exported (the cache store's errors only on failure).
+    let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/alerts.yml")).unwrap();
+    let watched: std::collections::BTreeSet<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("rag_") || w.starts_with("genai_cache_"))
+        .collect();
+    assert!(watched.len() >= 5, "{watched:?}");
+    for name in watched.iter().filter(|n| **n != "genai_cache_store_errors_total") {
+        assert!(metrics.contains(name), "alerts.yml watches {name}, which /metrics does not export");
     }
     let page = client.get(format!("{}/", s.base)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Production RAG"));
