@@ -76,6 +76,8 @@ pub enum RagError {
     Cache(String),
     #[error("bundled reranker: {0}")]
     Reranker(String),
+    #[error("{0}")]
+    Internal(String),
     #[error("cannot create the data folder {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
 }
@@ -89,7 +91,7 @@ impl Classify for RagError {
             Self::Ingest(e) => e.class(),
             Self::Llm(e) => e.class(),
             Self::Cache(_) => ErrorClass::Retryable,
-            Self::Registry(_) | Self::DataDir { .. } | Self::Reranker(_) => ErrorClass::Permanent,
+            Self::Registry(_) | Self::DataDir { .. } | Self::Reranker(_) | Self::Internal(_) => ErrorClass::Permanent,
         }
     }
 }

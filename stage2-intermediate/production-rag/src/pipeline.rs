@@ -244,7 +244,8 @@ impl Rag {
                 return Ok(self.cached(answer, trace));
             }
         }
-        let needs_vector = cache.is_some() || self.inner.mode != genai_retrieval::SearchMode::Keyword;
+        let needs_vector =
+            cache.is_some_and(|c| c.semantic_enabled()) || self.inner.mode != genai_retrieval::SearchMode::Keyword;
         let vector = if needs_vector {
             let t = Instant::now();
             let v = self.inner.retriever.embedder().embed_query(&p.query).await?;
@@ -271,7 +272,8 @@ impl Rag {
                 return Ok(self.cached(answer, trace));
             }
         }
-        let retrieved = retrieval.await.map_err(|e| RagError::Cache(format!("retrieval task failed: {e}")))??;
+        let retrieved =
+            retrieval.await.map_err(|e| RagError::Internal(format!("the retrieval task failed: {e}")))??;
         for (name, t0, t1, detail) in retrieved.stages {
             let start_ms = t0.duration_since(started).as_secs_f64() * 1e3;
             let ms = t1.duration_since(t0).as_secs_f64() * 1e3;
