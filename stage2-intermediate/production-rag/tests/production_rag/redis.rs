@@ -71,3 +71,77 @@ async fn a_redis_that_is_down_is_bypassed_and_no_query_fails() {
     }
     s.stop().await;
 }
+
+/// A Redis of the test's own (`redis-server` on a free port), so it can be killed.
+fn start_private_redis() -> Option<(std::process::Child, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn();
+    match child {
+        Ok(c) => Some((c, format!("redis://127.0.0.1:{port}/0"))),
+        Err(_) => {
+            eprintln!("SKIPPED: Redis killed under load (no redis-server binary)");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn redis_killed_under_load_means_bypass_with_no_failed_query() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some((mut redis, url)) = start_private_redis() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.cache = CacheBackend::Redis;
+    c.redis_url = url;
+    let s = serve(Rag::open(c).await.unwrap()).await;
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..50 {
+        if client.get(format!("{}/readyz", s.base)).send().await.unwrap().status() == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the private redis-server did not come up");
+    ingest(&client, &s.base, &corpus()).await;
+    let questions = ["When are passwords rotated?", "How often is the coolant pump inspected?", "Who books travel?"];
+    // Load from 8 concurrent clients; Redis is killed while they run.
+    let load = |round: usize| {
+        let (client, base) = (client.clone(), s.base.clone());
+        async move {
+            let mut outcomes = Vec::new();
+            for i in 0..60 {
+                let q = questions[(i + round) % questions.len()];
+                let (status, r) = ask(&client, &base, json!({"query": q})).await;
+                assert_eq!(status, 200, "{r}");
+                outcomes.push(r["trace"]["cache"].as_str().unwrap().to_owned());
+            }
+            outcomes
+        }
+    };
+    let clients: Vec<_> = (0..8).map(|r| tokio::spawn(load(r))).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let mut outcomes = Vec::new();
+    for c in clients {
+        outcomes.extend(c.await.unwrap());
+    }
+    assert_eq!(outcomes.len(), 480, "every query answered");
+    // The kill happened under load: queries were served by the cache before it and bypassed it after.
+    assert!(outcomes.iter().any(|o| o == "exact"), "{outcomes:?}");
+    assert!(outcomes.iter().any(|o| o == "bypassed"), "{outcomes:?}");
+    // After the kill, lookups bypass the cache; every query was still answered with a 200.
+    let (status, r) = ask(&client, &s.base, json!({"query": "When are passwords rotated?"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(r["trace"]["cache"], "bypassed", "{r}");
+    assert!(r["text"].as_str().unwrap().contains("ninety days"), "{r}");
+    assert_eq!(client.get(format!("{}/readyz", s.base)).send().await.unwrap().status(), 503);
+    s.stop().await;
+}
