@@ -30,23 +30,7 @@ async fn main() -> anyhow::Result<()> {
         .with_extraction(genai_roadmap::open_extraction().await?)
         .with_rag(genai_roadmap::open_rag().await?);
     tracing::info!(addr = %listener.local_addr()?, "showcase listening; open http://{}/", listener.local_addr()?);
-    genai_roadmap::serve(listener, state, shutdown_signal()).await?;
+    genai_roadmap::serve(listener, state, genai_http::shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
 }

@@ -6,6 +6,7 @@
 //!   content type (415), over the size limit (413), empty (400), not UTF-8 (400, with the byte
 //!   offset), not JSON (400, with line and column), not the request shape (422, with the JSON
 //!   pointer of the offending field).
+//! - [`shutdown_signal`]: Ctrl-C or SIGTERM, for graceful shutdown.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -189,6 +190,24 @@ fn kind(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what orchestrators send): the future every server binary
+/// gives `serve` for a graceful shutdown (stop accepting, finish what is in flight).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
 }
 
 /// The JSON pointer of a serde path (`/` for the root).

@@ -57,13 +57,16 @@ pub trait ChatModel: Send + Sync + std::fmt::Debug {
 }
 // ANCHOR_END: chat_model
 
+/// Whether the environment names a model server (`OPENAI_BASE_URL` and/or `OPENAI_API_KEY`).
+pub fn configured_in_env() -> bool {
+    ["OPENAI_BASE_URL", "OPENAI_API_KEY"].iter().any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()))
+}
+
 /// The configured remote model, if the environment names one: set `OPENAI_BASE_URL` (any
 /// OpenAI-compatible server) and/or `OPENAI_API_KEY`; `OPENAI_MODEL` picks the model
 /// (default `gpt-4o-mini`). `None` means: run the offline path.
 pub fn from_env() -> Result<Option<Resilient>, LlmError> {
-    let configured =
-        ["OPENAI_BASE_URL", "OPENAI_API_KEY"].iter().any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
-    if !configured {
+    if !configured_in_env() {
         return Ok(None);
     }
     let model = OpenAiModel::new(&OpenAiConfig::default())?;

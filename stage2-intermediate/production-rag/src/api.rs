@@ -179,7 +179,7 @@ fn uploads(req: IngestRequest) -> Result<Vec<Upload>, ApiError> {
                 ));
             }
             if let Some(c) = &d.category
-                && (c.trim().is_empty() || c.len() > 128 || c.chars().any(char::is_control))
+                && !crate::filters::valid_value(c)
             {
                 return Err(ApiError::invalid(
                     "invalid_category",

@@ -97,7 +97,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let rag = Rag::open(config).await?;
             let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
             tracing::info!("production-rag listening on http://{}/", listener.local_addr()?);
-            crate::serve(listener, rag, shutdown_signal()).await?;
+            crate::serve(listener, rag, genai_http::shutdown_signal()).await?;
         }
         Command::Ingest { dir, category, date } => {
             let rag = Rag::open(config).await?;
@@ -193,21 +193,4 @@ fn r_file(r: &crate::FileReport) -> String {
         | crate::FileReport::AlreadyIndexed { file, .. }
         | crate::FileReport::Skipped { file, .. } => file.clone(),
     }
-}
-
-/// Ctrl-C or SIGTERM (what orchestrators send): stop accepting, finish what is in flight.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -11,7 +11,7 @@
 //! answer to any question, and replicas sharing a Redis share answers only when they hold the
 //! same documents.
 
-use crate::filters::{CATEGORY, DOC_TYPE, MONTH, month_key, parse_month};
+use crate::filters::{CATEGORY, DOC_TYPE, MONTH, month_key, parse_month, valid_value};
 use genai_core::{Classify, DocId, ErrorClass};
 use genai_ingest::{Chunker, LoadLimits, load_bytes};
 use genai_retrieval::{Condition, Field, Filter, Record, Retriever};
@@ -208,7 +208,7 @@ impl Registry {
             }
         };
         if let Some(c) = &category
-            && (c.trim().is_empty() || c.len() > 128 || c.chars().any(char::is_control))
+            && !valid_value(c)
         {
             return Err(skipped("category must be 1-128 characters without control characters".into()));
         }

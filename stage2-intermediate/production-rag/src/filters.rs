@@ -107,6 +107,11 @@ pub fn month_key((y, m): Month) -> String {
     format!("{y:04}-{m:02}")
 }
 
+/// A category or filter value: 1–128 characters, not blank, no control characters.
+pub fn valid_value(v: &str) -> bool {
+    !v.trim().is_empty() && v.len() <= 128 && !v.chars().any(char::is_control)
+}
+
 fn check_values(at: &str, values: &[String]) -> Result<(), FilterError> {
     if values.is_empty() {
         return Err(refuse(at, "an empty list matches nothing; leave the filter out to search everything"));
@@ -115,7 +120,7 @@ fn check_values(at: &str, values: &[String]) -> Result<(), FilterError> {
         return Err(refuse(at, "at most 64 values"));
     }
     for (i, v) in values.iter().enumerate() {
-        if v.trim().is_empty() || v.len() > 128 || v.chars().any(char::is_control) {
+        if !valid_value(v) {
             return Err(refuse(&format!("{at}/{i}"), "values are 1-128 characters without control characters"));
         }
     }

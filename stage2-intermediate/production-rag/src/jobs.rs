@@ -36,7 +36,7 @@ pub struct Job {
     /// Milliseconds since the job was accepted, until now or until it finished.
     pub elapsed_ms: u64,
     #[serde(skip)]
-    started: Option<std::time::Instant>,
+    started: std::time::Instant,
 }
 
 /// The jobs of this process.
@@ -63,7 +63,7 @@ impl Jobs {
             skipped: 0,
             files: Vec::new(),
             elapsed_ms: 0,
-            started: Some(std::time::Instant::now()),
+            started: std::time::Instant::now(),
         };
         let mut jobs = self.lock();
         jobs.insert(n, job.clone());
@@ -80,7 +80,7 @@ impl Jobs {
     pub fn get(&self, id: &str) -> Option<Job> {
         let mut job = self.lock().get(&Self::key(id)?).cloned()?;
         if job.state != JobState::Done {
-            job.elapsed_ms = job.started.map_or(0, |s| s.elapsed().as_millis() as u64);
+            job.elapsed_ms = job.started.elapsed().as_millis() as u64;
         }
         Some(job)
     }
@@ -111,7 +111,7 @@ impl Jobs {
     pub fn finish(&self, id: &str) {
         self.update(id, |j| {
             j.state = JobState::Done;
-            j.elapsed_ms = j.started.map_or(0, |s| s.elapsed().as_millis() as u64);
+            j.elapsed_ms = j.started.elapsed().as_millis() as u64;
         });
     }
 }

@@ -227,8 +227,7 @@ impl Rag {
     }
 
     async fn models(config: &Config) -> Result<Option<Models>, RagError> {
-        let configured =
-            ["OPENAI_BASE_URL", "OPENAI_API_KEY"].iter().any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
+        let configured = genai_llm::configured_in_env();
         let wanted = match config.answerer {
             AnswererChoice::Extractive => false,
             AnswererChoice::Auto => configured,

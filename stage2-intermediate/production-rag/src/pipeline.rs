@@ -111,7 +111,7 @@ pub struct Trace {
     #[schema(value_type = Vec<Object>)]
     pub passages: Vec<Value>,
     #[serde(skip)]
-    pub(crate) started: Option<Instant>,
+    pub(crate) started: Instant,
 }
 
 impl Trace {
@@ -128,18 +128,18 @@ impl Trace {
             cost_usd: 0.0,
             top_score: None,
             passages: Vec::new(),
-            started: Some(started),
+            started,
         }
     }
 
     pub(crate) fn since_start(&self) -> f64 {
-        self.started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1e3)
+        self.started.elapsed().as_secs_f64() * 1e3
     }
 
     /// Records a stage that began at `from` and ended now.
     pub(crate) fn stage(&mut self, name: &'static str, from: Instant, detail: Value) {
         let ms = from.elapsed().as_secs_f64() * 1e3;
-        let start_ms = self.started.map_or(0.0, |s| from.duration_since(s).as_secs_f64() * 1e3);
+        let start_ms = from.duration_since(self.started).as_secs_f64() * 1e3;
         metrics::histogram!("rag_stage_seconds", "stage" => name).record(ms / 1e3);
         self.stages.push(StageTiming { name, start_ms, ms, detail });
     }
@@ -351,7 +351,14 @@ impl Rag {
                 stages.push(("rerank", end, Instant::now(), detail));
                 reranked.into_iter().map(|r| (r.hit, r.score, r.fused_rank)).collect()
             }
-            _ => hits.into_iter().enumerate().map(|(i, h)| (h.score, h, i)).map(|(s, h, i)| (h, s, i)).collect(),
+            _ => hits
+                .into_iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let score = h.score;
+                    (h, score, i)
+                })
+                .collect(),
         };
         out.truncate(k);
         Ok(Retrieved { hits: out, term_stats, stages })
