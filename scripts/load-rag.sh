@@ -7,7 +7,7 @@
 #   scripts/load-rag.sh [DATA_DIR] [DURATION]     DATA_DIR defaults to ../shared/data
 #
 # Modes: `miss` (a different question each request, cache skipped: the whole pipeline) and `hit`
-# (one question, served by the exact cache). Prints throughput and p50/p95/p99 per mode, and the
+# (one question, served by the exact cache); with LOAD_RAG_MODEL set, also `model` (see below). Prints throughput and p50/p95/p99 per mode, and the
 # error count (non-2xx and socket errors). The corpus and the index are kept in
 # target/load-rag between runs (delete it to re-ingest).
 set -euo pipefail
@@ -65,3 +65,26 @@ for mode in miss hit; do
   MODE=$mode QUESTIONS="$work/questions.jsonl" wrk -t2 -c32 -d"${duration}s" --timeout 10s -s "$work/load.lua" \
     "http://127.0.0.1:$port" | tail -1
 done
+[ -n "${LOAD_RAG_MODEL:-}" ] || exit 0
+
+# Mode `model`: the same misses answered by a model with a hosted model's pace (the mock server
+# as a process: LOAD_RAG_MODEL="TTFT_MS TOKENS_PER_SEC ANSWER_TOKENS", e.g. "300 50 60").
+# End-to-end latency comes from wrk; time to first token from the server's own histogram.
+stop_server "$work"
+cargo build --release --locked -p genai-testkit --example mock-openai
+read -r ttft rate tokens <<<"$LOAD_RAG_MODEL"
+mkdir -p "$work/mock"
+"${CARGO_TARGET_DIR:-$root/target}/release/examples/mock-openai" "$ttft" "$rate" "$tokens" >"$work/mock/url" &
+echo $! >"$work/mock/pid"
+trap 'stop_server "$work"; stop_server "$work/mock"' EXIT
+for _ in $(seq 1 100); do [ -s "$work/mock/url" ] && break; sleep 0.1; done
+port="$(free_port)"
+OPENAI_BASE_URL="$(head -1 "$work/mock/url")" OPENAI_MODEL=mock-model RUST_LOG=warn \
+  "$bin" serve --addr "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+echo $! >"$work/pid"
+wait_ready production-rag "http://127.0.0.1:$port/readyz" "$work" "$work/server.log" 600
+echo "model: first token after ${ttft} ms, ${rate} tokens/s, ${tokens} tokens per answer"
+MODE=miss QUESTIONS="$work/questions.jsonl" wrk -t2 -c32 -d"${duration}s" --timeout 10s -s "$work/load.lua" \
+  "http://127.0.0.1:$port" | tail -1
+curl -s "http://127.0.0.1:$port/metrics" | grep -E '^rag_first_token_seconds\{quantile="0\.(5|95|99)"\}' |
+  awk -F'[="}]+' '{ printf "first token p%g: %.1f ms\n", $2 * 100, $3 * 1000 }'

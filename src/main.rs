@@ -23,6 +23,8 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     genai_telemetry::init(genai_telemetry::LogFormat::from_env());
     let cli = Cli::parse();
+    // Traces of /rag queries go to a collector when OTEL_EXPORTER_OTLP_ENDPOINT names one.
+    genai_telemetry::otel::init_from_env("genai-roadmap")?;
     let listener = tokio::net::TcpListener::bind(&cli.addr).await.with_context(|| format!("binding {}", cli.addr))?;
     let state = genai_roadmap::AppState::default()
         .with_doc_qa(genai_roadmap::open_doc_qa().await?)
@@ -31,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
         .with_rag(genai_roadmap::open_rag().await?);
     tracing::info!(addr = %listener.local_addr()?, "showcase listening; open http://{}/", listener.local_addr()?);
     genai_roadmap::serve(listener, state, genai_http::shutdown_signal()).await?;
+    tokio::task::spawn_blocking(genai_telemetry::otel::shutdown).await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

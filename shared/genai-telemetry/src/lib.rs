@@ -6,6 +6,8 @@
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
+pub mod otel;
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {

@@ -5,7 +5,9 @@ use crate::Reply;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 impl Reply {
     /// A complete text answer with usage.
@@ -34,6 +36,16 @@ impl Reply {
             "usage": {"prompt_tokens": 12, "completion_tokens": parts.len(), "total_tokens": 12 + parts.len()}}),
         );
         Reply::Sse { chunks, done: true }
+    }
+
+    /// [`Reply::chat_stream`] paced like a model: the first part after `first`, then one part
+    /// every `every` (300 ms and 20 ms are a hosted model's 300 ms to first token at 50 tokens/s
+    /// when each part is one token).
+    pub fn chat_stream_paced(parts: &[&str], first: Duration, every: Duration) -> Reply {
+        match Reply::chat_stream(parts) {
+            Reply::Sse { chunks, .. } => Reply::Paced { chunks, first, every },
+            other => other,
+        }
     }
 
     /// A stream that sends `parts` and then closes the connection: no finish reason, no `[DONE]`.
@@ -76,6 +88,25 @@ pub(crate) fn sse(chunks: Vec<Value>, done: bool) -> Response {
     Response::builder()
         .header("content-type", "text/event-stream")
         .body(Body::from(text))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// An SSE response whose chunks are sent on a schedule; the trailing finish and usage chunks
+/// follow the last content chunk at once.
+pub(crate) fn sse_paced(chunks: Vec<Value>, first: Duration, every: Duration) -> Response {
+    let content = chunks.iter().filter(|c| c["choices"][0]["delta"]["content"].is_string()).count();
+    let events = futures::stream::iter(chunks.into_iter().enumerate()).then(move |(i, c)| async move {
+        if i == 0 {
+            tokio::time::sleep(first).await;
+        } else if i < content {
+            tokio::time::sleep(every).await;
+        }
+        Ok::<_, std::convert::Infallible>(format!("data: {c}\n\n"))
+    });
+    let done = futures::stream::once(async { Ok("data: [DONE]\n\n".to_owned()) });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(events.chain(done)))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 

@@ -45,6 +45,9 @@ pub enum Reply {
     /// 200 with a server-sent-event stream of these JSON chunks, then `[DONE]` if `done`
     /// (otherwise the connection just closes, as when a stream is cut).
     Sse { chunks: Vec<Value>, done: bool },
+    /// Like `Sse` (with `[DONE]`), but paced as a model writes: the first chunk after `first`,
+    /// each next one `every` later.
+    Paced { chunks: Vec<Value>, first: Duration, every: Duration },
 }
 
 /// A request the server received.
@@ -58,6 +61,7 @@ pub struct Recorded {
 #[derive(Debug, Default)]
 struct Inner {
     script: HashMap<String, VecDeque<Reply>>,
+    defaults: HashMap<String, Reply>,
     requests: Vec<Recorded>,
 }
 
@@ -120,6 +124,16 @@ impl MockOpenAi {
         inner.script.entry(path.to_owned()).or_default().extend(replies);
     }
 
+    /// The reply a route gives whenever its queue is empty (instead of the built-in default).
+    pub fn set_default(&self, path: &str, reply: Reply) {
+        self.inner.lock().expect("mock state").defaults.insert(path.to_owned(), reply);
+    }
+
+    /// Forgets the requests recorded so far (a long benchmark would otherwise keep them all).
+    pub fn clear_requests(&self) {
+        self.inner.lock().expect("mock state").requests.clear();
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().expect("mock state").requests.clone()
@@ -153,7 +167,8 @@ async fn handle(State((inner, dim)): State<AppState>, uri: Uri, headers: HeaderM
             let error = json!({"error": {"message": message, "type": "invalid_request_error", "param": "messages", "code": null}});
             return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
         }
-        inner.script.get_mut(&path).and_then(VecDeque::pop_front).unwrap_or(Reply::Default)
+        let queued = inner.script.get_mut(&path).and_then(VecDeque::pop_front);
+        queued.or_else(|| inner.defaults.get(&path).cloned()).unwrap_or(Reply::Default)
     };
     respond(reply, &path, &body, dim).await
 }
@@ -175,6 +190,7 @@ async fn respond(mut reply: Reply, path: &str, body: &Value, dim: usize) -> Resp
             resp
         }
         Reply::Sse { chunks, done } => chat::sse(chunks, done),
+        Reply::Paced { chunks, first, every } => chat::sse_paced(chunks, first, every),
         Reply::Default if path.ends_with("/embeddings") => axum::Json(embeddings(body, dim)).into_response(),
         Reply::Default if path.ends_with("/rerank") => axum::Json(rerank(body)).into_response(),
         Reply::Default if path.ends_with("/chat/completions") => {

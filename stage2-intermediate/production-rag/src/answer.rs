@@ -7,6 +7,7 @@
 //! bound.
 
 use crate::pipeline::{CachedAnswer, Prepared, QueryEvent, Trace};
+use crate::spans::Outcome;
 use crate::{Models, Rag};
 use doc_qa::answer::{LlmAnswerer, MAX_ANSWER_TOKENS, REFUSAL_TOKEN, check_citations};
 use futures::StreamExt;
@@ -67,10 +68,14 @@ impl Rag {
             Some(models) if !hits.is_empty() => {
                 match self.generate(models, tier, &p.query, &hits, &mut trace, &tx).await {
                     Generated::Answer(a) => (a, true),
-                    Generated::Cancelled => return,
+                    Generated::Cancelled => {
+                        crate::spans::export(&trace, Outcome::Cancelled);
+                        return;
+                    }
                     Generated::Failed(reason) => {
                         metrics::counter!("rag_model_fallbacks_total").increment(1);
                         if tx.send(QueryEvent::Reset { reason: reason.clone() }).await.is_err() {
+                            crate::spans::export(&trace, Outcome::Cancelled);
                             return;
                         }
                         let mut a = self.offline(&p.query, &hits, stats.as_ref(), &mut trace, &tx).await;
@@ -83,6 +88,7 @@ impl Rag {
             _ => (self.offline(&p.query, &hits, stats.as_ref(), &mut trace, &tx).await, true),
         };
         if tx.is_closed() {
+            crate::spans::export(&trace, Outcome::Cancelled);
             return;
         }
         let answer = CachedAnswer::from_answer(&answer);
@@ -99,6 +105,10 @@ impl Rag {
         inner.evaluator.observe(&p.query, &answer, &hits, &trace);
         trace.total_ms = trace.since_start();
         metrics::histogram!("rag_query_seconds").record(trace.total_ms / 1e3);
+        if let Some(ms) = trace.first_token_ms {
+            metrics::histogram!("rag_first_token_seconds").record(ms / 1e3);
+        }
+        crate::spans::export(&trace, Outcome::Answered);
         let _ = tx.send(QueryEvent::Answer(answer)).await;
         let _ = tx.send(QueryEvent::Summary(Box::new(trace))).await;
     }
@@ -169,6 +179,9 @@ impl Rag {
                     spend.output += genai_llm::tokens::count_text_tokens(model.name(), &d);
                     if tx.send(QueryEvent::Delta { text: d }).await.is_err() {
                         metrics::counter!("rag_cancelled_total").increment(1);
+                        trace.output_tokens = spend.output;
+                        trace.input_tokens = spend.input_tokens;
+                        trace.stage("generate", t, json!({ "model": model.name(), "error": "cancelled" }));
                         return Generated::Cancelled; // `spend` records the partial cost on drop
                     }
                 }
@@ -196,7 +209,12 @@ impl Rag {
         trace.stage(
             "generate",
             t,
-            json!({ "model": model.name(), "tier": tier, "output_tokens": usage.output_tokens }),
+            json!({
+                "model": model.name(),
+                "tier": tier,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens
+            }),
         );
         let t = Instant::now();
         let engine = format!("llm:{}", model.name());

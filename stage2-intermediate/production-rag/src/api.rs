@@ -97,7 +97,9 @@ async fn query(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req: QueryRequest = genai_http::parse_json(&headers, body, rag.config().max_body_bytes)?;
+    let mut req: QueryRequest = genai_http::parse_json(&headers, body, rag.config().max_body_bytes)?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    req.trace_parent = genai_telemetry::otel::parent_from_headers(header("traceparent"), header("tracestate"));
     let query = req.query.trim().to_owned();
     let stream = rag.query(req).await.map_err(api_error)?;
     if wants_stream(&headers) {

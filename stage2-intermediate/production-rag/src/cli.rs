@@ -94,10 +94,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve { addr } => {
+            if genai_telemetry::otel::init_from_env("production-rag")? {
+                tracing::info!("exporting traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)");
+            }
             let rag = Rag::open(config).await?;
             let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
             tracing::info!("production-rag listening on http://{}/", listener.local_addr()?);
             crate::serve(listener, rag, genai_http::shutdown_signal()).await?;
+            // The last batch of spans is sent before the process exits.
+            tokio::task::spawn_blocking(genai_telemetry::otel::shutdown).await?;
         }
         Command::Ingest { dir, category, date } => {
             let rag = Rag::open(config).await?;

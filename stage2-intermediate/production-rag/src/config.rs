@@ -65,6 +65,12 @@ pub struct Config {
     /// Pseudo-relevance feedback (offline query expansion) on the keyword leg (default false:
     /// measured neutral on SciFact; see the retrieval chapter).
     pub expand_queries: bool,
+    /// Multi-query rewriting by the cheap model before retrieval, when a model is configured
+    /// (default false: it adds a model call to every cache miss).
+    pub rewrite: bool,
+    /// Rewrite time budget in milliseconds; late or failed means the original query alone
+    /// (default 800).
+    pub rewrite_budget_ms: u64,
     /// Default `auto`.
     pub answerer: AnswererChoice,
     /// Model for simple questions (default: `OPENAI_MODEL`, else `gpt-4o-mini`).
@@ -98,6 +104,8 @@ impl Default for Config {
             rerank_top_n: 20,
             rerank_budget_ms: 200,
             expand_queries: false,
+            rewrite: false,
+            rewrite_budget_ms: 800,
             answerer: AnswererChoice::Auto,
             cheap_model: None,
             strong_model: None,

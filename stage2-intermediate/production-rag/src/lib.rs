@@ -27,6 +27,7 @@ pub mod eval_cmd;
 pub mod filters;
 mod jobs;
 mod pipeline;
+mod spans;
 
 pub use api::{ApiDoc, router, serve};
 pub use config::{AnswererChoice, CacheBackend, Config, EmbedderChoice};
@@ -44,6 +45,7 @@ use genai_llm::ChatModel;
 use genai_llm::route::ComplexityRouter;
 use genai_llm::{OpenAiConfig, OpenAiModel, PriceTable, ResilienceConfig, Resilient};
 use genai_retrieval::rerank::LearnedReranker;
+use genai_retrieval::rewrite::LlmRewriter;
 use genai_retrieval::{EmbeddedConfig, EmbeddedIndex, Reranking, Retriever, SearchMode};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,6 +122,8 @@ pub(crate) struct Inner {
     pub reranking: Option<Reranking>,
     pub extractive: Extractive,
     pub models: Option<Models>,
+    /// Multi-query rewriting (only with a model and `rewrite = true`).
+    pub rewriter: Option<LlmRewriter>,
     pub router: ComplexityRouter,
     pub cache: Option<AnswerCache<CachedAnswer>>,
     pub jobs: jobs::Jobs,
@@ -198,6 +202,11 @@ impl Rag {
         let registry = docs::Registry::open(&dir)?;
         let evaluator = eval::OnlineEval::open(&dir, config.eval_sample_rate);
         let mode = if semantic { SearchMode::Hybrid } else { SearchMode::Keyword };
+        let rewriter = models.as_ref().filter(|_| config.rewrite).map(|m| {
+            let mut r = LlmRewriter::new(Arc::new(m.cheap.clone()));
+            r.budget = Duration::from_millis(config.rewrite_budget_ms);
+            r
+        });
         tracing::info!(
             documents = registry.count(),
             embedder = embedder.model_id(),
@@ -218,6 +227,7 @@ impl Rag {
                 reranking,
                 extractive,
                 models,
+                rewriter,
                 cache,
                 jobs: jobs::Jobs::default(),
                 evaluator,

@@ -12,10 +12,11 @@ use genai_answer::NumberedCitation;
 use genai_cache::{Decision, Scope};
 use genai_llm::ChatModel;
 use genai_llm::route::Route;
+use genai_retrieval::rewrite::RewriteOutcome;
 use genai_retrieval::{Hit, RerankContext, RerankOutcome, SearchRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 use utoipa::ToSchema;
 
 /// `POST /v1/query`.
@@ -34,6 +35,10 @@ pub struct QueryRequest {
     /// Skip the answer cache for this query (read and write).
     #[serde(default)]
     pub no_cache: bool,
+    /// The caller's trace context (the HTTP layer reads it from `traceparent`); not part of the
+    /// JSON body.
+    #[serde(skip)]
+    pub trace_parent: genai_telemetry::otel::Context,
 }
 
 /// An answer as cached: everything a client is shown except the trace.
@@ -79,7 +84,8 @@ fn citation_json(c: &NumberedCitation) -> Value {
 /// One stage's timing on the trace.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StageTiming {
-    /// `cache_exact`, `embed`, `cache_semantic`, `retrieve`, `rerank`, `route`, `generate`, `check`.
+    /// `cache_exact`, `embed`, `cache_semantic`, `rewrite`, `retrieve`, `rerank`, `route`, `generate`,
+    /// `check`, `cache_insert`.
     pub name: &'static str,
     /// Milliseconds from the start of the request.
     pub start_ms: f64,
@@ -112,10 +118,15 @@ pub struct Trace {
     pub passages: Vec<Value>,
     #[serde(skip)]
     pub(crate) started: Instant,
+    /// `started` on the wall clock, for span timestamps.
+    #[serde(skip)]
+    pub(crate) started_at: SystemTime,
+    #[serde(skip)]
+    pub(crate) parent: genai_telemetry::otel::Context,
 }
 
 impl Trace {
-    fn new(started: Instant) -> Self {
+    fn new(started: Instant, parent: genai_telemetry::otel::Context) -> Self {
         Self {
             cache: "off",
             cache_detail: Value::Null,
@@ -129,6 +140,8 @@ impl Trace {
             top_score: None,
             passages: Vec::new(),
             started,
+            started_at: SystemTime::now() - started.elapsed(),
+            parent,
         }
     }
 
@@ -223,15 +236,25 @@ impl Rag {
             .with("prompt", &*crate::answer::PROMPT_VERSION)
             .with("filters", serde_json::to_string(&p.filters).unwrap_or_default())
             .with("corpus", self.inner.registry.version())
-            .with("settings", format!("k={} rerank={} prf={}", p.top_k, c.rerank_top_n, c.expand_queries))
+            .with(
+                "settings",
+                format!(
+                    "k={} rerank={} prf={} rewrite={}",
+                    p.top_k,
+                    c.rerank_top_n,
+                    c.expand_queries,
+                    self.inner.rewriter.is_some()
+                ),
+            )
     }
 
     /// Runs a query: validation errors come back at once; everything after is a stream that
     /// always ends with an `answer` and a `summary`.
-    pub async fn query(&self, req: QueryRequest) -> Result<BoxStream<'static, QueryEvent>, RagError> {
+    pub async fn query(&self, mut req: QueryRequest) -> Result<BoxStream<'static, QueryEvent>, RagError> {
         let started = Instant::now();
+        let parent = std::mem::take(&mut req.trace_parent);
         let p = self.prepare(req)?;
-        let mut trace = Trace::new(started);
+        let mut trace = Trace::new(started, parent);
         let scope = self.scope(&p);
         let cache = self.inner.cache.as_ref().filter(|_| p.use_cache);
 
@@ -300,6 +323,7 @@ impl Rag {
         metrics::counter!("rag_queries_total", "cache" => trace.cache).increment(1);
         trace.first_token_ms = Some(trace.since_start());
         trace.total_ms = trace.since_start();
+        crate::spans::export(&trace, crate::spans::Outcome::Cached);
         let events = vec![
             QueryEvent::Delta { text: answer.text.clone() },
             QueryEvent::Answer(answer),
@@ -325,8 +349,22 @@ impl Rag {
             req.prf = Some(genai_retrieval::rewrite::Prf::default());
         }
         let mut stages = Vec::new();
-        let t = Instant::now();
-        let hits = inner.retriever.search_with_vector(&req, vector).await?;
+        let mut t = Instant::now();
+        let hits = match &inner.rewriter {
+            // The rewrite comes first (the searches need its queries); the stage is cut at the
+            // moment the rewriter answered, so the waterfall shows the two apart.
+            Some(rewriter) => {
+                let (hits, outcome) = inner.retriever.search_rewritten(&req, rewriter).await?;
+                let millis = match &outcome {
+                    RewriteOutcome::Rewritten { millis, .. } | RewriteOutcome::Partial { millis, .. } => *millis,
+                };
+                let cut = t + Duration::from_secs_f64(millis / 1e3);
+                stages.push(("rewrite", t, cut, serde_json::to_value(&outcome).unwrap_or_default()));
+                t = cut;
+                hits
+            }
+            None => inner.retriever.search_with_vector(&req, vector).await?,
+        };
         let terms = genai_retrieval::terms(&query);
         let term_stats = inner.retriever.index().term_stats(&terms).await?;
         let end = Instant::now();

@@ -4,7 +4,10 @@
 //! drop, so a server that is down at start-up, or restarts, costs bypassed lookups, not a
 //! service that cannot start. While the server is unreachable, a new connection is attempted at
 //! most once per `reconnect_every`, so a dead server does not add a connect timeout to every
-//! request.
+//! request. The same interval is a circuit breaker on an open connection: after an operation
+//! fails for want of the server (a timeout, a dropped connection), operations fail at once until
+//! the interval has passed, then the next ones probe it; a server that dies or hangs mid-load
+//! costs one operation timeout per interval, not one per request.
 
 use super::{CacheStore, StoreError};
 use async_trait::async_trait;
@@ -23,7 +26,8 @@ pub struct RedisConfig {
     pub op_timeout_ms: u64,
     /// Longest wait for a new connection (default 250 ms).
     pub connect_timeout_ms: u64,
-    /// Least time between two connection attempts while the server is down (default 1 s).
+    /// Least time between two connection attempts while the server is down, and how long
+    /// operations are skipped after one failed for want of the server (default 1 s).
     pub reconnect_every_ms: u64,
 }
 
@@ -43,6 +47,8 @@ pub struct RedisStore {
     client: redis::Client,
     config: RedisConfig,
     conn: Mutex<Connection>,
+    /// Operations fail at once until this instant (the breaker is open).
+    skip_until: std::sync::Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
@@ -78,7 +84,7 @@ impl RedisStore {
     pub fn new(config: RedisConfig) -> Result<Self, StoreError> {
         let client = redis::Client::open(config.url.as_str())
             .map_err(|e| StoreError::Rejected(format!("invalid Redis URL {}: {e}", redact(&config.url))))?;
-        Ok(Self { client, config, conn: Mutex::new(Connection::default()) })
+        Ok(Self { client, config, conn: Mutex::new(Connection::default()), skip_until: Default::default() })
     }
 
     async fn connection(&self) -> Result<ConnectionManager, StoreError> {
@@ -108,7 +114,27 @@ impl RedisStore {
     }
 
     /// Runs one command or pipeline under the operation timeout.
+    /// Runs one command or pipeline under the operation timeout, unless the breaker is open.
     async fn run<T: redis::FromRedisValue>(&self, cmd: impl CommandLike) -> Result<T, StoreError> {
+        if let Some(until) = *self.skip_until.lock().unwrap_or_else(|p| p.into_inner())
+            && Instant::now() < until
+        {
+            metrics::counter!("genai_cache_store_skipped_total").increment(1);
+            return Err(StoreError::Unavailable(format!(
+                "{} failed moments ago; skipped for {} ms",
+                redact(&self.config.url),
+                self.config.reconnect_every_ms
+            )));
+        }
+        let result = self.attempt(cmd).await;
+        if matches!(result, Err(StoreError::Unavailable(_))) {
+            let every = Duration::from_millis(self.config.reconnect_every_ms);
+            *self.skip_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + every);
+        }
+        result
+    }
+
+    async fn attempt<T: redis::FromRedisValue>(&self, cmd: impl CommandLike) -> Result<T, StoreError> {
         let mut conn = self.connection().await?;
         let timeout = Duration::from_millis(self.config.op_timeout_ms);
         match tokio::time::timeout(timeout, cmd.query(&mut conn)).await {

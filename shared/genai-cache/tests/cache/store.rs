@@ -37,8 +37,63 @@ async fn a_dead_redis_is_unavailable_fast_and_is_not_retried_on_every_call() {
     // Within the reconnect interval, calls fail at once without another connection attempt.
     for _ in 0..20 {
         let e = store.get("k").await.unwrap_err();
-        assert!(matches!(&e, StoreError::Unavailable(m) if m.contains("retrying every")), "{e}");
+        assert!(matches!(&e, StoreError::Unavailable(m) if m.contains("skipped for")), "{e}");
     }
+}
+
+#[tokio::test]
+async fn a_redis_that_hangs_mid_use_trips_the_breaker_and_is_used_again_once_back() {
+    if crate::redis_url().is_none() {
+        return;
+    }
+    // A Redis of the test's own, so it can be frozen (SIGSTOP) and thawed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let Ok(mut redis) = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+    else {
+        eprintln!("SKIPPED: no redis-server binary");
+        return;
+    };
+    let config =
+        RedisConfig { url: format!("redis://127.0.0.1:{port}"), reconnect_every_ms: 500, ..RedisConfig::default() };
+    let store = RedisStore::new(config).unwrap();
+    let mut up = false;
+    for _ in 0..50 {
+        if store.ping().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert!(up, "the private redis-server did not come up");
+    store.put("k", b"v", Duration::from_secs(60)).await.unwrap();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill").args([sig, &redis.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    // The first operation waits for its timeout; the next ones are skipped without asking.
+    let first = store.get("k").await.unwrap_err();
+    assert!(matches!(&first, StoreError::Unavailable(m) if !m.contains("skipped")), "{first}");
+    for _ in 0..10 {
+        let e = store.get("k").await.unwrap_err();
+        assert!(matches!(&e, StoreError::Unavailable(m) if m.contains("skipped for")), "{e}");
+    }
+    signal("-CONT");
+    // Once the interval has passed, the next operation probes the server and finds it back.
+    let mut back = None;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        if let Ok(v) = store.get("k").await {
+            back = Some(v);
+            break;
+        }
+    }
+    assert_eq!(back, Some(Some(b"v".to_vec())), "the value survived and the store is used again");
+    redis.kill().unwrap();
+    redis.wait().unwrap();
 }
 
 #[test]

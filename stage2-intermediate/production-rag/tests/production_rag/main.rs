@@ -1,11 +1,13 @@
 //! production-rag tests: the HTTP API end to end (ingest jobs, queries as JSON and SSE, filters
 //! that fail closed, deletion that invalidates cached answers, bad input), the model path against
-//! the mock server with failures injected and a client that disconnects, the cache on Redis, and
+//! the mock server with failures injected and a client that disconnects, the spans received by an
+//! in-test OTLP collector, the cache on Redis, and
 //! the page in headless Chromium.
 
 mod api;
 mod browser;
 mod model;
+mod otel;
 mod redis;
 
 use production_rag::{CacheBackend, Config, Rag};

@@ -207,3 +207,49 @@ async fn a_client_that_disconnects_cancels_the_model_call_and_its_cost_is_record
     assert!(tokens(&after) > 0.0, "the cancelled call's tokens were not recorded: {after}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn queries_are_rewritten_by_the_cheap_model_within_a_budget() {
+    let mock = MockOpenAi::start(8).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = production_rag::Config { rewrite: true, ..config(dir.path()) };
+    let rag = Rag::open_with_models(config, mock.resilient_model("gpt-4o-mini", 2), None, None).await.unwrap();
+    let s = serve(rag).await;
+    let client = reqwest::Client::new();
+    ingest(&client, &s.base, &corpus()).await;
+    // The question shares no word with the pump document; one rewrite does.
+    mock.enqueue(
+        CHAT,
+        [
+            Reply::chat_text(r#"{"queries": ["coolant pump seals replaced", "pump seal replacement interval"]}"#),
+            Reply::chat_stream(&["Every two years [1]."]),
+        ],
+    );
+    let events =
+        sse(&client, &s.base, json!({"query": "How long do the gaskets of the cooling circulator last?"})).await;
+    let trace = last(&events, "summary");
+    let names = stages(trace);
+    let at = |n: &str| names.iter().position(|s| s == n).unwrap_or_else(|| panic!("no {n} stage in {names:?}"));
+    assert!(at("rewrite") < at("retrieve") && at("retrieve") < at("generate"), "{names:?}");
+    let rewrite = &trace["stages"][at("rewrite")]["detail"];
+    assert_eq!((rewrite["outcome"].as_str(), rewrite["queries"].as_u64()), (Some("rewritten"), Some(2)), "{rewrite}");
+    assert!(
+        trace["passages"].as_array().unwrap().iter().any(|p| p["source"] == "pumps.md"),
+        "the rewritten queries found the pump document: {trace}"
+    );
+    let sent = mock.requests_to(CHAT);
+    assert_eq!(sent.len(), 2, "one rewrite call, one answer call");
+    assert!(sent[0].body["messages"][0]["content"].as_str().unwrap().contains("search queries"));
+    assert_eq!(last(&events, "answer")["engine"], "llm:gpt-4o-mini");
+
+    // The rewriter fails: the search goes on with the original query and says why.
+    let err = || Reply::Status { code: 500, retry_after: None, body: "boom".into() };
+    mock.enqueue(CHAT, [err(), err(), Reply::chat_stream(&["Passwords are rotated every ninety days [1]."])]);
+    let events = sse(&client, &s.base, json!({"query": "How often are passwords rotated?"})).await;
+    let trace = last(&events, "summary");
+    let rewrite = trace["stages"].as_array().unwrap().iter().find(|s| s["name"] == "rewrite").unwrap();
+    assert_eq!(rewrite["detail"]["outcome"], "partial", "{rewrite}");
+    assert_eq!(trace["passages"][0]["source"], "security.md", "{trace}");
+    assert_eq!(last(&events, "answer")["engine"], "llm:gpt-4o-mini");
+    s.stop().await;
+}
