@@ -19,8 +19,13 @@ duration="${2:-20}"
 work="$root/target/load-rag"
 mkdir -p "$work"
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked -p production-rag --bin production-rag
-bin="${CARGO_TARGET_DIR:-$root/target}/release/production-rag"
+# LOAD_RAG_PROFILE=debug measures the test build instead (no release compile; slower code).
+profile="${LOAD_RAG_PROFILE:-release}"
+flag=(); [ "$profile" = release ] && flag=(--release)
+# The workspace's feature set (selecting one package with -p resolves features anew and, in a
+# target folder the tests built, recompiles much of the dependency graph).
+cargo build "${flag[@]}" --locked --workspace --bins --example mock-openai
+bin="${CARGO_TARGET_DIR:-$root/target}/$profile/production-rag"
 export PRODUCTION_RAG_DATA_DIR="$work/data"
 if [ ! -f "$work/questions.jsonl" ]; then
   "$bin" load-corpus --scifact "$data/beir-scifact" --squad "$data/squad-dev-even/squad-dev-even.json" \
@@ -71,10 +76,9 @@ done
 # as a process: LOAD_RAG_MODEL="TTFT_MS TOKENS_PER_SEC ANSWER_TOKENS", e.g. "300 50 60").
 # End-to-end latency comes from wrk; time to first token from the server's own histogram.
 stop_server "$work"
-cargo build --release --locked -p genai-testkit --example mock-openai
 read -r ttft rate tokens <<<"$LOAD_RAG_MODEL"
 mkdir -p "$work/mock"
-"${CARGO_TARGET_DIR:-$root/target}/release/examples/mock-openai" "$ttft" "$rate" "$tokens" >"$work/mock/url" &
+"${CARGO_TARGET_DIR:-$root/target}/$profile/examples/mock-openai" "$ttft" "$rate" "$tokens" >"$work/mock/url" &
 echo $! >"$work/mock/pid"
 trap 'stop_server "$work"; stop_server "$work/mock"' EXIT
 for _ in $(seq 1 100); do [ -s "$work/mock/url" ] && break; sleep 0.1; done
