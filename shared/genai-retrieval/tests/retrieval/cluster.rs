@@ -172,7 +172,21 @@ async fn cluster_survives_a_killed_node_and_it_rejoins() {
     let own = open(vec![cluster.nodes[0].grpc_url()], "failover", ServerLayout::default()).await;
     assert_eq!(own.count(None).await.unwrap(), 3_000);
     let own = Retriever::new(embedder(), Arc::new(own)).unwrap();
-    assert_eq!(&answers(&own, &queries).await, &*expected, "the restarted node answers the same");
+    // Dense answers match at once; BM25 answers through the restarted node have been seen to
+    // differ for a few seconds after every replica reports active (its keyword statistics catch
+    // up after recovery), so the node is given time to converge, and how long it took is printed.
+    let rejoined = Instant::now();
+    let (mut got, mut asked) = (answers(&own, &queries).await, 1);
+    while got != *expected && rejoined.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        (got, asked) = (answers(&own, &queries).await, asked + 1);
+    }
+    eprintln!(
+        "cluster: the restarted node's answers, asked {asked} time(s), matched {:.1} s after rejoining: {}",
+        rejoined.elapsed().as_secs_f64(),
+        got == *expected
+    );
+    assert_eq!(&got, &*expected, "the restarted node answers the same");
 
     tiered_promotion_on_the_cluster(&cluster).await;
     for node in &mut cluster.nodes {
