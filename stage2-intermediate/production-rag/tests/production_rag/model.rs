@@ -3,7 +3,7 @@
 //! offline answer replaces the discarded text and is not cached), and a client that disconnects
 //! mid-stream (the model call is cancelled and what it spent is still recorded).
 
-use crate::{config, corpus, ingest, serve, stages};
+use crate::{Server, config, corpus, ingest, serve, stages};
 use futures::stream::BoxStream;
 use genai_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, PriceTable, ResilienceConfig, Resilient, StreamEvent};
 use genai_testkit::{MockOpenAi, Reply};
@@ -33,15 +33,21 @@ fn last<'a>(events: &'a [(String, Value)], name: &str) -> &'a Value {
     &events.iter().rev().find(|(e, _)| e == name).unwrap_or_else(|| panic!("no {name} event in {events:?}")).1
 }
 
-#[tokio::test]
-async fn a_streamed_model_answer_is_checked_costed_and_cached() {
+/// The service on `config`, answering with `gpt-4o-mini` on a fresh mock server (two attempts
+/// per call), with the test corpus ingested.
+pub async fn with_mock_model(config: production_rag::Config) -> (MockOpenAi, Server, reqwest::Client) {
     let mock = MockOpenAi::start(8).await;
-    let dir = tempfile::tempdir().unwrap();
-    let rag =
-        Rag::open_with_models(config(dir.path()), mock.resilient_model("gpt-4o-mini", 2), None, None).await.unwrap();
+    let rag = Rag::open_with_models(config, mock.resilient_model("gpt-4o-mini", 2), None, None).await.unwrap();
     let s = serve(rag).await;
     let client = reqwest::Client::new();
     ingest(&client, &s.base, &corpus()).await;
+    (mock, s, client)
+}
+
+#[tokio::test]
+async fn a_streamed_model_answer_is_checked_costed_and_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mock, s, client) = with_mock_model(config(dir.path())).await;
     mock.enqueue(
         CHAT,
         [Reply::chat_stream(&[
@@ -96,13 +102,8 @@ async fn complex_questions_are_routed_to_the_strong_model() {
 
 #[tokio::test]
 async fn model_failures_fall_back_to_the_offline_answer_which_is_not_cached() {
-    let mock = MockOpenAi::start(8).await;
     let dir = tempfile::tempdir().unwrap();
-    let rag =
-        Rag::open_with_models(config(dir.path()), mock.resilient_model("gpt-4o-mini", 2), None, None).await.unwrap();
-    let s = serve(rag).await;
-    let client = reqwest::Client::new();
-    ingest(&client, &s.base, &corpus()).await;
+    let (mock, s, client) = with_mock_model(config(dir.path())).await;
     let q = json!({"query": "How often is the coolant pump inspected?"});
     // 500 twice: every attempt fails before the stream starts.
     let err = || Reply::Status { code: 500, retry_after: None, body: "boom".into() };
@@ -210,13 +211,8 @@ async fn a_client_that_disconnects_cancels_the_model_call_and_its_cost_is_record
 
 #[tokio::test]
 async fn queries_are_rewritten_by_the_cheap_model_within_a_budget() {
-    let mock = MockOpenAi::start(8).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = production_rag::Config { rewrite: true, ..config(dir.path()) };
-    let rag = Rag::open_with_models(config, mock.resilient_model("gpt-4o-mini", 2), None, None).await.unwrap();
-    let s = serve(rag).await;
-    let client = reqwest::Client::new();
-    ingest(&client, &s.base, &corpus()).await;
+    let (mock, s, client) = with_mock_model(production_rag::Config { rewrite: true, ..config(dir.path()) }).await;
     // The question shares no word with the pump document; one rewrite does.
     mock.enqueue(
         CHAT,

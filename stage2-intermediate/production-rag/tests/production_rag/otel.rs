@@ -4,15 +4,14 @@
 //! semantic-convention names and attributes on the model, retrieval and embedding spans, an
 //! error status on a failed model call, and a cache hit as a short trace of its own.
 
-use crate::{config, corpus, ingest, serve};
+use crate::config;
 use axum::body::Bytes;
-use genai_testkit::{MockOpenAi, Reply};
+use genai_testkit::Reply;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use production_rag::Rag;
 use prost::Message;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -123,13 +122,8 @@ fn tree(spans: &[Span], parent: &[u8]) -> (Span, Vec<Span>) {
 async fn a_query_is_exported_as_a_genai_span_tree() {
     let (url, received) = collector().await;
     genai_telemetry::otel::init_to(&url, "production-rag-test").unwrap();
-    let mock = MockOpenAi::start(8).await;
     let dir = tempfile::tempdir().unwrap();
-    let rag =
-        Rag::open_with_models(config(dir.path()), mock.resilient_model("gpt-4o-mini", 2), None, None).await.unwrap();
-    let s = serve(rag).await;
-    let client = reqwest::Client::new();
-    ingest(&client, &s.base, &corpus()).await;
+    let (mock, s, client) = crate::model::with_mock_model(config(dir.path())).await;
 
     mock.enqueue(CHAT, [Reply::chat_stream(&["The coolant pump is inspected ", "every six months [1]."])]);
     let (trace_id, parent, body) = traced_query(&client, &s.base, "How often is the coolant pump inspected?").await;
