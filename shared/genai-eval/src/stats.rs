@@ -46,6 +46,31 @@ pub fn interval(values: &[Option<f64>]) -> Interval {
     Interval { mean, low: quantile(&means, 0.025), high: quantile(&means, 0.975), n: xs.len(), not_applicable }
 }
 
+/// Any statistic of the questions (a ratio of sums, an area under a curve) with its 95%
+/// percentile-bootstrap interval: `stat` gets the indices of one resample (with repeats) and is
+/// called once on `0..n` for the point estimate. Seeded like [`interval`].
+pub fn bootstrap(n: usize, stat: impl Fn(&[usize]) -> f64) -> Interval {
+    if n == 0 {
+        return Interval { mean: 0.0, low: 0.0, high: 0.0, n: 0, not_applicable: 0 };
+    }
+    let all: Vec<usize> = (0..n).collect();
+    let mean = stat(&all);
+    let mut rng = SplitMix(SEED);
+    let mut idx = vec![0; n];
+    let mut values: Vec<f64> = (0..RESAMPLES)
+        .map(|_| {
+            idx.iter_mut().for_each(|i| *i = rng.below(n));
+            stat(&idx)
+        })
+        .filter(|v| v.is_finite())
+        .collect();
+    if values.is_empty() {
+        return Interval { mean, low: mean, high: mean, n, not_applicable: 0 };
+    }
+    values.sort_by(f64::total_cmp);
+    Interval { mean, low: quantile(&values, 0.025), high: quantile(&values, 0.975), n, not_applicable: 0 }
+}
+
 /// Two systems compared question by question.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Paired {
@@ -132,6 +157,15 @@ mod tests {
         let na = interval(&[Some(1.0), None, Some(0.0)]);
         assert_eq!((na.n, na.not_applicable, na.mean), (2, 1, 0.5));
         assert_eq!(interval(&[None, None]).n, 0);
+    }
+
+    #[test]
+    fn bootstrap_of_the_mean_matches_interval() {
+        let xs: Vec<f64> = (0..100).map(|i| f64::from(i % 7)).collect();
+        let a = interval(&xs.iter().copied().map(Some).collect::<Vec<_>>());
+        let b = bootstrap(xs.len(), |idx| idx.iter().map(|&i| xs[i]).sum::<f64>() / idx.len() as f64);
+        assert_eq!(a, b);
+        assert_eq!(bootstrap(0, |_| 1.0).n, 0);
     }
 
     proptest! {
