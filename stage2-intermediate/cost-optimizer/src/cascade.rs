@@ -21,6 +21,7 @@ fn answer_of(row: &Row, model: usize) -> &str {
     row.responses.get(model).and_then(|r| r.as_deref()).unwrap_or_default()
 }
 
+// ANCHOR: scorer_row
 /// What the scorer of the last model of `prefix` sees: the prompt, its answer, and how that
 /// answer agrees with the answers of the models before it in the chain.
 fn scorer_row(x: &Example, row: &Row, prefix: &[usize]) -> Vec<f32> {
@@ -42,6 +43,7 @@ fn scorer_row(x: &Example, row: &Row, prefix: &[usize]) -> Vec<f32> {
         .chain(x.embedding.iter().copied())
         .collect()
 }
+// ANCHOR_END: scorer_row
 
 fn fit_step(
     examples: &[Example],

@@ -44,6 +44,9 @@ pub struct EvalArgs {
     /// Folder with all-MiniLM-L6-v2 (default: $EMBED_MODEL_DIR, then models/all-MiniLM-L6-v2).
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
+    /// Threads for embedding prompts.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
     /// Keeps prompt embeddings between runs (default: $GENAI_EVAL_DIR, then a temp folder).
     #[arg(long, env = "GENAI_EVAL_DIR")]
     pub workdir: Option<PathBuf>,
@@ -126,7 +129,7 @@ pub fn selected(report: &TaskReport) -> Option<&PolicyReport> {
 pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let spec = match args.embedder.as_str() {
         "hashing" => EmbedderSpec::default(),
-        "minilm" => EmbedderSpec::Minilm { dir: args.model_dir.clone(), threads: None },
+        "minilm" => EmbedderSpec::Minilm { dir: args.model_dir.clone(), threads: Some(args.threads) },
         other => anyhow::bail!("unknown embedder {other:?}: use minilm or hashing"),
     };
     let inner = genai_embed::build(&spec).context("loading the embedder (for MiniLM: scripts/fetch-minilm.sh)")?;

@@ -235,11 +235,11 @@ pub fn load_routellm(dir: &Path, task: &str, half: Half) -> Result<Outcomes, Dat
         for (i, rec) in rdr.records().enumerate() {
             let rec = rec.map_err(|source| DataError::Csv { path: path.clone(), source })?;
             let prompt = rec.get(0).unwrap_or_default().to_owned();
-            if contaminated.contains(&prompt) {
-                dropped += 1;
+            if half_of(&prompt) != half {
                 continue;
             }
-            if half_of(&prompt) != half {
+            if contaminated.contains(&prompt) {
+                dropped += 1;
                 continue;
             }
             let truth = |j: usize| match rec.get(j).map(str::trim) {
@@ -302,5 +302,32 @@ mod tests {
         assert_eq!(o.rows[0].cost, [0.1, 0.5]);
         assert!(o.has_responses());
         assert!(load_routerbench(dir.path(), "missing", "train").is_err());
+    }
+
+    #[test]
+    fn routellm_halves_are_disjoint_and_contaminated_prompts_dropped_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let responses = dir.path().join("mmlu/responses");
+        std::fs::create_dir_all(&responses).unwrap();
+        let mut csv = String::from("prompt,weak,strong\n");
+        for i in 0..40 {
+            csv.push_str(&format!("\"Question {i}?\nA. x\",{},True\n", if i % 2 == 0 { "True" } else { "False" }));
+        }
+        std::fs::write(responses.join("mmlu_a.csv"), csv).unwrap();
+        std::fs::write(
+            dir.path().join("mmlu/contaminated_prompts.jsonl"),
+            "{\"eval_prompt\": \"Question 3?\\nA. x\"}\n",
+        )
+        .unwrap();
+        let train = load_routellm(dir.path(), "mmlu", Half::Train).unwrap();
+        let test = load_routellm(dir.path(), "mmlu", Half::Test).unwrap();
+        assert_eq!(train.models, ["weak", "strong"]);
+        assert_eq!(train.rows.len() + test.rows.len() + train.dropped + test.dropped, 40);
+        assert_eq!(train.dropped + test.dropped, 1);
+        assert!(train.rows.iter().all(|r| !test.rows.iter().any(|t| t.prompt == r.prompt)));
+        assert!(train.rows.iter().chain(&test.rows).all(|r| r.cost == [0.0, 1.0]));
+        assert!(!train.has_responses(), "MMLU has no recorded answers");
+        std::fs::write(responses.join("mmlu_b.csv"), "prompt,other,strong\n\"q\",True,True\n").unwrap();
+        assert!(load_routellm(dir.path(), "mmlu", Half::Train).is_err(), "a different model pair is refused");
     }
 }

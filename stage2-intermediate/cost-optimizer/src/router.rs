@@ -33,6 +33,7 @@ pub trait Router: Send + Sync {
     fn predict(&self, x: &Example) -> Vec<f64>;
 }
 
+// ANCHOR: choose
 /// The model with the best `p − lambda × cost` (cost in units of the dearest model's mean cost,
 /// so `lambda` reads as "accuracy points I would give up to halve the bill"). Ties go to the
 /// cheaper model. `lambda = 0` picks the most likely to be right; a large `lambda` the cheapest.
@@ -46,6 +47,7 @@ pub fn choose(p: &[f64], cost: &[f64], lambda: f64) -> usize {
     }
     best
 }
+// ANCHOR_END: choose
 
 /// Nearest-neighbour router: cosine over unit embeddings, `k` neighbours, each model's
 /// correctness averaged and shrunk toward its overall accuracy by `prior_weight` pseudo-votes.

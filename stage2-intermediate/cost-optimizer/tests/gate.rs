@@ -12,7 +12,7 @@ async fn routed_answers_cost_half_with_no_significant_accuracy_loss() {
         return;
     };
     let spec = match std::env::var("EMBED_MODEL_DIR") {
-        Ok(d) => genai_embed::EmbedderSpec::Minilm { dir: Some(d.into()), threads: None },
+        Ok(d) => genai_embed::EmbedderSpec::Minilm { dir: Some(d.into()), threads: Some(2) },
         Err(_) => panic!("EMBED_MODEL_DIR must name the all-MiniLM-L6-v2 folder for the router gate"),
     };
     let inner = genai_embed::build(&spec).unwrap();
