@@ -64,6 +64,7 @@ pub struct EvalArgs {
     /// data saves at least `--min-saving` with no significant accuracy loss (a CI gate).
     #[arg(long)]
     pub gate: bool,
+    /// The share of the best model's dollars the gate requires saved.
     #[arg(long, default_value_t = 0.5)]
     pub min_saving: f64,
     /// No progress bars.

@@ -136,7 +136,7 @@ pub async fn evaluate_task(
     let oof = BoostedRouter::out_of_fold(&xs_train, &y_train, opts.boost, opts.folds)?;
     policies.push(ctx.router_report(&boosted, &oof, &xs_test)?);
     if train.has_responses() && test.has_responses() && front.len() >= 2 {
-        policies.push(ctx.cascade_report(&front, &xs_train, &xs_test)?);
+        policies.extend(ctx.cascade_report(&front, &xs_train, &xs_test)?);
     }
     let random_routellm = (test.models.len() == 2).then(|| {
         let score: Vec<f64> = (0..test.rows.len()).map(|i| pseudo_random(i as u64)).collect();
@@ -211,20 +211,22 @@ impl Ctx<'_> {
         let preds: Vec<Vec<f64>> = xs_test.iter().map(|x| router.predict(x)).collect();
         let d = self.route(&preds, &self.test.rows, train_point.knob);
         let two = (self.test.models.len() == 2).then(|| {
-            let score: Vec<f64> = preds.iter().map(|p| p[1] - p[0]).collect();
+            let (weak, strong) = (1 - self.best, self.best);
+            let score: Vec<f64> = preds.iter().map(|p| p[strong] - p[weak]).collect();
             self.routellm(&score)
         });
         Ok(self.report(router.name(), Vec::new(), train_point, d, self.router_curve(&preds, &self.test.rows), two))
     }
 
+    /// `None` when no chain can be built (no model costs a quarter of the best one or less).
     fn cascade_report(
         &self,
         front: &[usize],
         xs_train: &[Example],
         xs_test: &[Example],
-    ) -> anyhow::Result<PolicyReport> {
+    ) -> anyhow::Result<Option<PolicyReport>> {
         let mut oof = cascade::OutOfFold::new(xs_train, &self.train.rows, self.opts.boost, self.opts.folds);
-        let (chain, train_point) = match self.opts.target_cost {
+        let chosen = match self.opts.target_cost {
             None => {
                 let pool = cascade::step_pool(&self.train.accuracy(), &self.train.mean_cost(), self.best, 4);
                 cascade::choose_chain(&pool, self.best, &mut oof, self.reference, self.opts.tolerance)?
@@ -236,8 +238,8 @@ impl Ctx<'_> {
                 let point = self.pick(&cascade::curve_of(&chain, &scores, &self.train.rows));
                 Some((chain, point))
             }
-        }
-        .ok_or_else(|| anyhow::anyhow!("no cascade chain"))?;
+        };
+        let Some((chain, train_point)) = chosen else { return Ok(None) };
         let c = Cascade::train(xs_train, &self.train.rows, chain.clone(), self.opts.boost)?;
         let scores: Vec<Vec<f64>> = xs_test.iter().zip(&self.test.rows).map(|(x, r)| c.scores(x, r)).collect();
         let taus = cascade::threshold_sets(chain.len() - 1)[train_point.knob as usize].clone();
@@ -250,13 +252,14 @@ impl Ctx<'_> {
         let curve = curve::pareto(&cascade::curve_of(&chain, &scores, &self.test.rows));
         let mut report = self.report("cascade", names, train_point, d, curve, two);
         report.thresholds = taus;
-        Ok(report)
+        Ok(Some(report))
     }
 
     fn routellm(&self, score: &[f64]) -> RouteLlmMetrics {
         let rows = &self.test.rows;
-        let weak: Vec<f64> = rows.iter().map(|r| r.correct[0]).collect();
-        let strong: Vec<f64> = rows.iter().map(|r| r.correct[1]).collect();
+        // Two models: the strong one is the best on training data, whatever its column.
+        let weak: Vec<f64> = rows.iter().map(|r| r.correct[1 - self.best]).collect();
+        let strong: Vec<f64> = rows.iter().map(|r| r.correct[self.best]).collect();
         let metric = |f: fn(&TwoModel) -> f64| {
             stats::bootstrap(rows.len(), |idx| curve::two_model(score, &weak, &strong, idx).map_or(f64::NAN, |m| f(&m)))
         };

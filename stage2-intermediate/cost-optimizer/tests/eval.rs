@@ -79,5 +79,19 @@ async fn two_model_data_gets_routellm_metrics_and_random_scores_about_half() {
         assert!(m.apgr.mean > random.apgr.high, "{}: APGR {} not above random", p.name, m.apgr);
         assert!(m.cpt50.mean < 0.5, "{}: CPT(50%) {}", p.name, m.cpt50);
     }
-    assert!(cli::gate_failures(&[r], 0.99).is_empty(), "strong-call units are not gated");
+    assert!(cli::gate_failures(std::slice::from_ref(&r), 0.99).is_empty(), "strong-call units are not gated");
+
+    // The same outcomes with the columns swapped (strong model first): the same metrics.
+    for o in [&mut train, &mut test] {
+        o.models.reverse();
+        for row in &mut o.rows {
+            row.correct.reverse();
+            row.cost.reverse();
+            row.responses.reverse();
+        }
+    }
+    let swapped = eval::evaluate_task(&embedder, &train, &test, opts).await.unwrap();
+    assert_eq!(swapped.best, "strong");
+    let apgr = |r: &eval::TaskReport, i: usize| r.policies[i].routellm.as_ref().unwrap().apgr.mean;
+    assert!((apgr(&r, 0) - apgr(&swapped, 0)).abs() < 1e-9, "kNN APGR depends on column order");
 }
