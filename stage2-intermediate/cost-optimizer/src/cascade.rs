@@ -207,25 +207,41 @@ impl<'a> OutOfFold<'a> {
     }
 }
 
-/// The chain and threshold chosen on training data: for each candidate chain, the out-of-fold
-/// curve's operating point ([`curve::pick`] at `reference` − `tolerance`); the cheapest that
-/// reaches it wins (the most accurate when none does).
+/// How a chain's operating point is chosen on its out-of-fold training curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    /// The cheapest point within `tolerance` of `reference` accuracy; across chains the
+    /// cheapest that reaches it wins (the most accurate when none does).
+    Quality { reference: f64, tolerance: f64 },
+    /// The most accurate point at or under `budget` mean cost; across chains the most accurate.
+    Cost { budget: f64 },
+}
+
+/// The chain and thresholds chosen on training data, out of fold, among every candidate chain.
 pub fn choose_chain(
     pool: &[usize],
     best: usize,
     oof: &mut OutOfFold<'_>,
-    reference: f64,
-    tolerance: f64,
+    target: Target,
 ) -> anyhow::Result<Option<(Vec<usize>, Point)>> {
     let mut tried = Vec::new();
     for chain in candidate_chains(pool, best) {
-        let scores = oof.chain_scores(&chain)?;
-        let point = curve::pick(&curve_of(&chain, &scores, oof.rows), reference, tolerance);
+        let curve = curve_of(&chain, &oof.chain_scores(&chain)?, oof.rows);
+        let point = match target {
+            Target::Quality { reference, tolerance } => curve::pick(&curve, reference, tolerance),
+            Target::Cost { budget } => curve::pick_by_cost(&curve, budget),
+        };
         tried.push((chain, point));
     }
-    let ok = |p: &Point| p.quality >= reference - tolerance - 1e-12;
-    Ok(tried.into_iter().min_by(|a, b| {
-        ok(&b.1).cmp(&ok(&a.1)).then(a.1.cost.total_cmp(&b.1.cost)).then(b.1.quality.total_cmp(&a.1.quality))
+    Ok(tried.into_iter().min_by(|a, b| match target {
+        Target::Quality { reference, tolerance } => {
+            let ok = |p: &Point| p.quality >= reference - tolerance - 1e-12;
+            ok(&b.1).cmp(&ok(&a.1)).then(a.1.cost.total_cmp(&b.1.cost)).then(b.1.quality.total_cmp(&a.1.quality))
+        }
+        Target::Cost { budget } => {
+            let ok = |p: &Point| p.cost <= budget + 1e-15;
+            ok(&b.1).cmp(&ok(&a.1)).then(b.1.quality.total_cmp(&a.1.quality)).then(a.1.cost.total_cmp(&b.1.cost))
+        }
     }))
 }
 
@@ -306,8 +322,12 @@ mod tests {
         let mut oof = OutOfFold::new(&xs, &rows, params, 3);
         let s = oof.chain_scores(&[0, 1, 2]).unwrap();
         assert!(s[1][1] > 0.8 && s[0][1] < 0.2, "agreeing {:?} / disagreeing {:?}", s[1], s[0]);
-        let (chain, point) = choose_chain(&[0, 1], 2, &mut oof, 1.0, 0.0).unwrap().unwrap();
+        let quality = Target::Quality { reference: 1.0, tolerance: 0.0 };
+        let (chain, point) = choose_chain(&[0, 1], 2, &mut oof, quality).unwrap().unwrap();
         assert_eq!(chain, [0, 1, 2]);
         assert_eq!(point.quality, 1.0);
+        // On a budget of 3 per question, only the first two steps fit: their chain, at its best.
+        let (chain, point) = choose_chain(&[0, 1], 2, &mut oof, Target::Cost { budget: 3.0 }).unwrap().unwrap();
+        assert!(point.cost <= 3.0 && chain.len() >= 2, "{chain:?} {point:?}");
     }
 }

@@ -244,14 +244,14 @@ pub fn table(r: &TaskReport, source: &str) -> String {
         };
         s.push_str(&format!("  {} ({knob}){mark}\n", p.name));
         s.push_str(&format!(
-            "    accuracy {} vs best {:+.1} pts [{:+.1}, {:+.1}] p={:.4}; vs random at equal cost {:+.1} pts p={:.4}\n",
+            "    accuracy {} vs best {:+.1} pts [{:+.1}, {:+.1}] p={:.4}; vs the zero router at equal cost {:+.1} pts p={:.4}\n",
             pct(&p.accuracy),
             100.0 * p.vs_best.difference,
             100.0 * p.vs_best.low,
             100.0 * p.vs_best.high,
             p.vs_best.p_value,
-            100.0 * p.vs_random.difference,
-            p.vs_random.p_value
+            100.0 * p.vs_zero_router.difference,
+            p.vs_zero_router.p_value
         ));
         let equal = p.saving_at_equal_quality_on_test.map_or("n/a".into(), |v| format!("{:.1}%", 100.0 * v));
         s.push_str(&format!(

@@ -68,6 +68,49 @@ pub fn pareto(points: &[Point]) -> Vec<Point> {
     out
 }
 
+/// RouterBench's zero router: the upper convex hull of single models' (mean cost, accuracy),
+/// cheapest first, keeping only models that are more accurate than every cheaper one. Any
+/// mean cost between two hull models is reached by sending each question to one of them at
+/// random; no router that ignores the prompt does better.
+pub fn zero_router_hull(points: &[(f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| points[a].0.total_cmp(&points[b].0).then(points[b].1.total_cmp(&points[a].1)));
+    let mut hull: Vec<usize> = Vec::new();
+    for i in order {
+        if hull.last().is_some_and(|&l| points[i].1 <= points[l].1) {
+            continue;
+        }
+        // Drop the last point while it lies on or under the line from the one before it to `i`.
+        while hull.len() >= 2 {
+            let (a, b) = (points[hull[hull.len() - 2]], points[hull[hull.len() - 1]]);
+            let c = points[i];
+            if (b.0 - a.0) * (c.1 - a.1) - (b.1 - a.1) * (c.0 - a.0) >= 0.0 {
+                hull.pop();
+            } else {
+                break;
+            }
+        }
+        hull.push(i);
+    }
+    hull
+}
+
+/// Where a mean cost falls on a hull: the two models around it and the share sent to the
+/// dearer one (below the hull's cheapest or above its dearest: that model alone).
+pub fn hull_mix(points: &[(f64, f64)], hull: &[usize], cost: f64) -> (usize, usize, f64) {
+    let (first, last) = (hull[0], hull[hull.len() - 1]);
+    if cost <= points[first].0 {
+        return (first, first, 0.0);
+    }
+    for w in hull.windows(2) {
+        let (a, b) = (points[w[0]], points[w[1]]);
+        if cost <= b.0 {
+            return (w[0], w[1], ((cost - a.0) / (b.0 - a.0).max(f64::MIN_POSITIVE)).clamp(0.0, 1.0));
+        }
+    }
+    (last, last, 0.0)
+}
+
 /// The operating point chosen on training data: the cheapest point whose quality is within
 /// `tolerance` of `reference` (the best single model's), else the best-quality point.
 pub fn pick(points: &[Point], reference: f64, tolerance: f64) -> Point {
@@ -177,6 +220,17 @@ mod tests {
         let dominated = Point { knob: 2.0, cost: 0.5, quality: 0.8 };
         let front: Vec<f64> = pareto(&[pts[0], dominated, pts[1], pts[2]]).iter().map(|p| p.knob).collect();
         assert_eq!(front, [1.0, 0.1, 0.0]);
+    }
+
+    #[test]
+    fn the_zero_router_is_the_upper_hull() {
+        // (cost, accuracy): 1 is under the line from 0 to 2; 3 is dearer and worse than 2.
+        let pts = [(1.0, 0.6), (2.0, 0.62), (3.0, 0.8), (4.0, 0.7), (10.0, 0.9)];
+        let hull = zero_router_hull(&pts);
+        assert_eq!(hull, [0, 2, 4]);
+        assert_eq!(hull_mix(&pts, &hull, 2.0), (0, 2, 0.5));
+        assert_eq!(hull_mix(&pts, &hull, 0.5), (0, 0, 0.0));
+        assert_eq!(hull_mix(&pts, &hull, 20.0), (4, 4, 0.0));
     }
 
     proptest! {

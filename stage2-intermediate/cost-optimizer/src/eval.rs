@@ -1,7 +1,7 @@
 //! `cost-optimizer eval`: trains every router and the cascade on a task's training split, picks
 //! each one's operating point on the training split (out of fold), and reports on the test split:
 //! the quality–cost curve, the operating point's accuracy, cost and saving against the best
-//! single model (bootstrap intervals, paired tests), a random router at equal cost, and for
+//! single model (bootstrap intervals, paired tests), RouterBench's zero router at equal cost, and for
 //! two-model data RouteLLM's APGR and CPT.
 
 use crate::cascade::{self, Cascade};
@@ -61,9 +61,10 @@ pub struct PolicyReport {
     pub saving: Interval,
     /// Accuracy against always using the best single model (b − a: negative is a loss).
     pub vs_best: Paired,
-    /// Accuracy against a random router mixing the cheapest frontier model and the best one at
-    /// the same mean cost (its expected accuracy per question).
-    pub vs_random: Paired,
+    /// Accuracy against RouterBench's zero router at the same mean cost: the two single models
+    /// around that cost on the test split's convex hull, mixed (its expected accuracy per
+    /// question). Beating it means the policy knows something about the prompts.
+    pub vs_zero_router: Paired,
     /// Share of questions answered by each model.
     pub model_share: Vec<(String, f64)>,
     /// The smallest test-curve cost reaching the best model's test accuracy, as a saving
@@ -93,8 +94,8 @@ pub struct TaskReport {
     pub dropped: usize,
     pub models: Vec<ModelSummary>,
     pub best: String,
-    /// Cheapest model on the training frontier: the random router's other end.
-    pub cheapest: String,
+    /// The zero router's hull on the test split (single models, cheapest first).
+    pub hull: Vec<String>,
     /// The out-of-fold training accuracy an operating point had to reach (the best model's
     /// training accuracy minus the tolerance; 0 when a cost target chose instead).
     pub train_target: f64,
@@ -125,8 +126,10 @@ pub async fn evaluate_task(
     let price: Vec<f64> = cost.iter().map(|c| c / dearest).collect();
     let best = (0..acc.len()).max_by(|&a, &b| acc[a].total_cmp(&acc[b]).then(cost[b].total_cmp(&cost[a]))).unwrap_or(0);
     let front = cascade::frontier(&acc, &cost);
-    let cheapest = front.first().copied().unwrap_or(best);
-    let ctx = Ctx { train, test, opts, price: &price, best, cheapest, reference: acc[best] };
+    let (test_acc, test_cost) = (test.accuracy(), test.mean_cost());
+    let singles: Vec<(f64, f64)> = test_cost.iter().copied().zip(test_acc.iter().copied()).collect();
+    let hull = curve::zero_router_hull(&singles);
+    let ctx = Ctx { train, test, opts, price: &price, best, singles: &singles, hull: &hull, reference: acc[best] };
 
     let y_train: Vec<Vec<f64>> = train.rows.iter().map(|r| r.correct.clone()).collect();
     let mut policies = Vec::new();
@@ -136,14 +139,12 @@ pub async fn evaluate_task(
     let oof = BoostedRouter::out_of_fold(&xs_train, &y_train, opts.boost, opts.folds)?;
     policies.push(ctx.router_report(&boosted, &oof, &xs_test)?);
     if train.has_responses() && test.has_responses() && front.len() >= 2 {
-        policies.extend(ctx.cascade_report(&front, &xs_train, &xs_test)?);
+        policies.extend(ctx.cascade_report(&xs_train, &xs_test)?);
     }
     let random_routellm = (test.models.len() == 2).then(|| {
         let score: Vec<f64> = (0..test.rows.len()).map(|i| pseudo_random(i as u64)).collect();
         ctx.routellm(&score)
     });
-    let test_acc = test.accuracy();
-    let test_cost = test.mean_cost();
     Ok(TaskReport {
         task: test.task.clone(),
         unit: test.unit,
@@ -155,7 +156,7 @@ pub async fn evaluate_task(
             .map(|m| ModelSummary { name: test.models[m].clone(), accuracy: test_acc[m], mean_cost: test_cost[m] })
             .collect(),
         best: test.models[best].clone(),
-        cheapest: test.models[cheapest].clone(),
+        hull: hull.iter().map(|&m| test.models[m].clone()).collect(),
         train_target: if opts.target_cost.is_some() { 0.0 } else { acc[best] - opts.tolerance },
         policies,
         random_routellm,
@@ -168,7 +169,9 @@ struct Ctx<'a> {
     opts: Options,
     price: &'a [f64],
     best: usize,
-    cheapest: usize,
+    /// Test-split (mean cost, accuracy) of each model, and the zero router's hull over them.
+    singles: &'a [(f64, f64)],
+    hull: &'a [usize],
     reference: f64,
 }
 
@@ -219,26 +222,14 @@ impl Ctx<'_> {
     }
 
     /// `None` when no chain can be built (no model costs a quarter of the best one or less).
-    fn cascade_report(
-        &self,
-        front: &[usize],
-        xs_train: &[Example],
-        xs_test: &[Example],
-    ) -> anyhow::Result<Option<PolicyReport>> {
+    fn cascade_report(&self, xs_train: &[Example], xs_test: &[Example]) -> anyhow::Result<Option<PolicyReport>> {
         let mut oof = cascade::OutOfFold::new(xs_train, &self.train.rows, self.opts.boost, self.opts.folds);
-        let chosen = match self.opts.target_cost {
-            None => {
-                let pool = cascade::step_pool(&self.train.accuracy(), &self.train.mean_cost(), self.best, 4);
-                cascade::choose_chain(&pool, self.best, &mut oof, self.reference, self.opts.tolerance)?
-            }
-            // With a cost target, the two-step chain from the cheapest model, at that cost.
-            Some(_) => {
-                let chain = vec![front[0], front[front.len() - 1]];
-                let scores = oof.chain_scores(&chain)?;
-                let point = self.pick(&cascade::curve_of(&chain, &scores, &self.train.rows));
-                Some((chain, point))
-            }
+        let target = match self.opts.target_cost {
+            None => cascade::Target::Quality { reference: self.reference, tolerance: self.opts.tolerance },
+            Some(share) => cascade::Target::Cost { budget: share * self.train.mean_cost()[self.best] },
         };
+        let pool = cascade::step_pool(&self.train.accuracy(), &self.train.mean_cost(), self.best, 4);
+        let chosen = cascade::choose_chain(&pool, self.best, &mut oof, target)?;
         let Some((chain, train_point)) = chosen else { return Ok(None) };
         let c = Cascade::train(xs_train, &self.train.rows, chain.clone(), self.opts.boost)?;
         let scores: Vec<Vec<f64>> = xs_test.iter().zip(&self.test.rows).map(|(x, r)| c.scores(x, r)).collect();
@@ -284,12 +275,9 @@ impl Ctx<'_> {
         let best_q: Vec<Option<f64>> = rows.iter().map(|r| Some(r.correct[self.best])).collect();
         let best_c: Vec<f64> = rows.iter().map(|r| r.cost[self.best]).collect();
         let ours: Vec<Option<f64>> = d.quality.iter().map(|&q| Some(q)).collect();
-        // The random router at the same mean cost: the best model with probability p.
-        let (cc, cb) =
-            (curve::mean(&rows.iter().map(|r| r.cost[self.cheapest]).collect::<Vec<_>>()), curve::mean(&best_c));
-        let p = if cb > cc { ((d.mean_cost() - cc) / (cb - cc)).clamp(0.0, 1.0) } else { 1.0 };
-        let random: Vec<Option<f64>> =
-            rows.iter().map(|r| Some((1.0 - p) * r.correct[self.cheapest] + p * r.correct[self.best])).collect();
+        let (a, b, p) = curve::hull_mix(self.singles, self.hull, d.mean_cost());
+        let zero: Vec<Option<f64>> = rows.iter().map(|r| Some((1.0 - p) * r.correct[a] + p * r.correct[b])).collect();
+        let cb = curve::mean(&best_c);
         let cost = d.cost.clone();
         let saving = stats::bootstrap(rows.len(), |idx| {
             let base: f64 = idx.iter().map(|&i| best_c[i]).sum();
@@ -319,7 +307,7 @@ impl Ctx<'_> {
             mean_cost: stats::interval(&d.cost.iter().map(|&c| Some(c)).collect::<Vec<_>>()),
             saving,
             vs_best: stats::paired(&best_q, &ours),
-            vs_random: stats::paired(&random, &ours),
+            vs_zero_router: stats::paired(&zero, &ours),
             model_share,
             saving_at_equal_quality_on_test,
             routellm,

@@ -1,5 +1,5 @@
 //! The quality–cost plot of a task as a standalone SVG: each policy's test curve, its chosen
-//! operating point, every single model, and the random router's line. Written by hand (a few
+//! operating point, every single model, and the zero router (the single models' upper hull). Written by hand (a few
 //! dozen elements) rather than with a plotting crate: no font files to find, same bytes on
 //! every machine.
 
@@ -99,19 +99,20 @@ pub fn svg(report: &TaskReport) -> String {
         r#"<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">accuracy</text>"#,
         (T + H - B) / 2.0
     );
-    // random router: the straight line between the cheapest frontier model and the best one
-    let at = |name: &str| report.models.iter().find(|m| m.name == name);
-    if let (Some(a), Some(b)) = (at(&report.cheapest), at(&report.best)) {
-        let pts: String = (0..=20)
-            .map(|i| {
-                let t = f64::from(i) / 20.0;
-                format!(
-                    "{:.1},{:.1} ",
-                    x(a.mean_cost + t * (b.mean_cost - a.mean_cost)),
-                    y(a.accuracy + t * (b.accuracy - a.accuracy))
-                )
-            })
-            .collect();
+    // the zero router: straight lines (in cost) between the single models on the hull
+    let hull: Vec<_> = report.hull.iter().filter_map(|name| report.models.iter().find(|m| &m.name == name)).collect();
+    let mut pts = String::new();
+    for w in hull.windows(2) {
+        for i in 0..=20 {
+            let t = f64::from(i) / 20.0;
+            let (c, q) = (
+                w[0].mean_cost + t * (w[1].mean_cost - w[0].mean_cost),
+                w[0].accuracy + t * (w[1].accuracy - w[0].accuracy),
+            );
+            pts.push_str(&format!("{:.1},{:.1} ", x(c), y(q)));
+        }
+    }
+    if !pts.is_empty() {
         let _ = write!(s, r##"<polyline points="{pts}" fill="none" stroke="#888" stroke-dasharray="5,4"/>"##);
     }
     for m in &report.models {
@@ -160,7 +161,7 @@ pub fn svg(report: &TaskReport) -> String {
     let ly = T + 16.0 * report.policies.len() as f64;
     let _ = write!(
         s,
-        r##"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="#888" stroke-dasharray="5,4"/><text x="{}" y="{}">random</text>"##,
+        r##"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="#888" stroke-dasharray="5,4"/><text x="{}" y="{}">zero router</text>"##,
         W - R + 10.0,
         W - R + 30.0,
         W - R + 35.0,
