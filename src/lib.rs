@@ -73,12 +73,17 @@ pub fn milestones() -> Vec<Milestone> {
             "agent-workflow",
             "Specialised agents, persisted state, error recovery, human in the loop.",
         ),
-        m(
-            "2 intermediate",
-            "Cost-optimised pipeline",
-            "cost-optimizer",
-            "Half the cost of a baseline at equal measured quality.",
-        ),
+        Milestone {
+            library: Some(
+                "in progress: routers and a cascade measured on recorded answers; run <code>cargo run -p cost-optimizer -- eval --help</code>",
+            ),
+            ..m(
+                "2 intermediate",
+                "Cost-optimised pipeline",
+                "cost-optimizer",
+                "Half the cost of a baseline at equal measured quality.",
+            )
+        },
         m(
             "3 senior",
             "Multi-tenant knowledge base",

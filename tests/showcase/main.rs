@@ -23,6 +23,8 @@ async fn landing_page_health_and_graceful_shutdown() {
     assert!(page.contains("Document Q&amp;A") && page.contains("genai-retrieval"), "{page}");
     let retrieval_row = page.split("<tr>").find(|row| row.contains("genai-retrieval")).unwrap();
     assert!(retrieval_row.contains("built") && !retrieval_row.contains("planned"), "{retrieval_row}");
+    let cost_row = page.split("<tr>").find(|row| row.contains("cost-optimizer")).unwrap();
+    assert!(cost_row.contains("in progress") && cost_row.contains("cost-optimizer -- eval"), "{cost_row}");
     let list: Vec<serde_json::Value> =
         reqwest::get(format!("{base}/api/milestones")).await.unwrap().json().await.unwrap();
     assert_eq!(list.len(), 8);
