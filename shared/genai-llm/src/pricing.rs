@@ -120,39 +120,71 @@ impl Ledger {
     }
 }
 
-/// A spending cap shared by every call of one session (a conversation, a job).
+/// A spending cap shared by every call of one session (a conversation, a job, an API key).
+///
+/// Calls *reserve* their worst case before they are sent and *settle* at what they really cost,
+/// so concurrent calls can never jointly cross the limit: a check-then-charge would let every
+/// call that checked before the first one was charged through.
 #[derive(Debug)]
 pub struct SessionBudget {
     limit_usd: f64,
-    /// Spent so far, in nano-dollars (atomic, so concurrent calls account correctly; fine enough
-    /// that rounding never matters at these prices).
+    /// Spent so far, in nano-dollars (fine enough that rounding never matters at these prices).
     spent_nanos: AtomicU64,
+    /// Spent plus what calls in flight have reserved: never above the limit, except when a call
+    /// costs more than the worst case it reserved (a provider billing past `max_tokens`).
+    committed_nanos: AtomicU64,
+}
+
+fn nanos(usd: f64) -> u64 {
+    (usd.max(0.0) * 1e9).round() as u64
 }
 
 impl SessionBudget {
     pub fn new(limit_usd: f64) -> Self {
-        Self { limit_usd, spent_nanos: AtomicU64::new(0) }
+        Self { limit_usd, spent_nanos: AtomicU64::new(0), committed_nanos: AtomicU64::new(0) }
     }
 
     pub fn spent(&self) -> f64 {
-        self.spent_nanos.load(Ordering::Relaxed) as f64 / 1e9
+        self.spent_nanos.load(Ordering::Acquire) as f64 / 1e9
+    }
+
+    /// Spent plus reserved by calls in flight.
+    pub fn committed(&self) -> f64 {
+        self.committed_nanos.load(Ordering::Acquire) as f64 / 1e9
     }
 
     pub fn limit(&self) -> f64 {
         self.limit_usd
     }
 
-    pub(crate) fn add(&self, usd: f64) {
-        self.spent_nanos.fetch_add((usd * 1e9).round() as u64, Ordering::Relaxed);
+    /// Holds `needed` for one call, or fails if it would cross the limit. Returns what was held
+    /// (pass it to [`Self::settle`] or [`Self::release`]).
+    pub(crate) fn reserve(&self, needed: f64) -> Result<u64, LlmError> {
+        let (n, limit) = (nanos(needed), nanos(self.limit_usd));
+        self.committed_nanos
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| c.checked_add(n).filter(|&t| t <= limit))
+            .map(|_| n)
+            .map_err(|c| LlmError::BudgetExceeded {
+                scope: "session",
+                limit: self.limit_usd,
+                spent: c as f64 / 1e9,
+                needed,
+            })
     }
 
-    /// Fails if spending `needed` more would cross the limit.
-    pub(crate) fn check(&self, needed: f64) -> Result<(), LlmError> {
-        let spent = self.spent();
-        if spent + needed > self.limit_usd {
-            return Err(LlmError::BudgetExceeded { scope: "session", limit: self.limit_usd, spent, needed });
-        }
-        Ok(())
+    /// Gives back a hold whose call was not billed (it failed, or was never completed).
+    pub(crate) fn release(&self, held: u64) {
+        let _ =
+            self.committed_nanos.fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some(c.saturating_sub(held)));
+    }
+
+    /// Replaces a hold by what the call cost.
+    pub(crate) fn settle(&self, held: u64, usd: f64) {
+        let cost = nanos(usd);
+        self.spent_nanos.fetch_add(cost, Ordering::AcqRel);
+        let _ = self
+            .committed_nanos
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some(c.saturating_sub(held).saturating_add(cost)));
     }
 }
 
@@ -169,8 +201,36 @@ mod tests {
         let u = Usage { input_tokens: 1_000_000, cached_input_tokens: 500_000, output_tokens: 100_000, counted: false };
         assert!((t.cost("gpt-4o-mini", &u) - (0.075 + 0.0375 + 0.06)).abs() < 1e-9);
         let b = SessionBudget::new(0.01);
-        b.add(0.009);
-        assert!(b.check(0.0005).is_ok());
-        assert!(matches!(b.check(0.002), Err(LlmError::BudgetExceeded { scope: "session", .. })));
+        let held = b.reserve(0.009).unwrap();
+        assert!(matches!(b.reserve(0.002), Err(LlmError::BudgetExceeded { scope: "session", .. })), "held counts");
+        b.settle(held, 0.001);
+        assert!((b.spent() - 0.001).abs() < 1e-12 && (b.committed() - 0.001).abs() < 1e-12);
+        let again = b.reserve(0.008).unwrap();
+        b.release(again);
+        assert!((b.committed() - 0.001).abs() < 1e-12, "a released hold costs nothing");
+    }
+
+    #[test]
+    fn concurrent_reservations_never_cross_the_limit() {
+        // 8 threads × 1,000 calls, each holding $0.003 and then costing $0.001..0.003, against
+        // a $0.5 limit: whatever the interleaving, what is spent stays under the limit.
+        let b = std::sync::Arc::new(SessionBudget::new(0.5));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let b = b.clone();
+                std::thread::spawn(move || {
+                    for i in 0..1_000u64 {
+                        if let Ok(h) = b.reserve(0.003) {
+                            assert!(b.committed() <= 0.5 + 1e-12);
+                            std::thread::yield_now();
+                            b.settle(h, 0.001 * ((t + i) % 3 + 1) as f64);
+                        }
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|h| h.join().unwrap());
+        assert!(b.spent() <= 0.5 + 1e-12 && b.spent() > 0.49, "{}", b.spent());
+        assert!((b.committed() - b.spent()).abs() < 1e-12, "no hold is left behind");
     }
 }

@@ -102,25 +102,28 @@ impl Resilient {
         &self.breaker
     }
 
-    /// Fails with `BudgetExceeded` if the worst case of one more attempt crosses a cap. Failed
-    /// attempts are not billed by providers, so what a call has spent before an attempt is 0;
-    /// the check still runs before every retry, against budgets other calls may have drained.
-    fn check_budget(&self, input_tokens: u64, req: &ChatRequest) -> Result<(), LlmError> {
+    /// Fails with `BudgetExceeded` if the worst case of one more attempt crosses a cap, else
+    /// holds that worst case on every session budget (all or none) until the call settles.
+    /// Failed attempts are not billed by providers, so a failed attempt's hold is released; the
+    /// check runs again before every retry, against budgets other calls may have drained.
+    fn reserve_budget(&self, input_tokens: u64, req: &ChatRequest) -> Result<Holds, LlmError> {
         let needed = self.prices.worst_case(self.inner.name(), input_tokens, req.max_tokens);
         if let Some(limit) = self.config.request_budget_usd
             && needed > limit
         {
             return Err(LlmError::BudgetExceeded { scope: "request", limit, spent: 0.0, needed });
         }
+        let mut holds = Holds { held: Vec::new() };
         for s in &self.sessions {
-            s.check(needed)?;
+            holds.held.push((s.clone(), s.reserve(needed)?));
         }
-        Ok(())
+        Ok(holds)
     }
 
     // ANCHOR: run
-    /// Runs `attempt` under the full policy. `attempt` performs one call.
-    async fn run<T, F, Fut>(&self, req: &ChatRequest, attempt: F) -> (Result<T, LlmError>, u32)
+    /// Runs `attempt` under the full policy. `attempt` performs one call. A success comes with
+    /// the budget holds of its attempt, for [`Self::record`] to settle.
+    async fn run<T, F, Fut>(&self, req: &ChatRequest, attempt: F) -> (Result<(T, Holds), LlmError>, u32)
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, LlmError>>,
@@ -129,9 +132,11 @@ impl Resilient {
         let input_tokens = count_chat_tokens(self.inner.name(), &req.messages);
         let mut attempts = 0u32;
         loop {
-            if let Err(e) = self.check_budget(input_tokens, req) {
-                return (Err(e), attempts);
-            }
+            // Dropping `holds` (any early return below, a failed attempt) releases them.
+            let holds = match self.reserve_budget(input_tokens, req) {
+                Ok(h) => h,
+                Err(e) => return (Err(e), attempts),
+            };
             if let Err(e) = self.limiter.acquire(input_tokens + req.max_tokens as u64).await {
                 return (Err(e), attempts);
             }
@@ -150,10 +155,11 @@ impl Resilient {
             let error = match result {
                 Ok(value) => {
                     self.breaker.on_success();
-                    return (Ok(value), attempts);
+                    return (Ok((value, holds)), attempts);
                 }
                 Err(e) => e,
             };
+            drop(holds); // not billed; and not held through the backoff below
             if !error.is_retryable() {
                 if matches!(error, LlmError::DeadlineExceeded(_)) {
                     self.breaker.on_failure();
@@ -180,7 +186,7 @@ impl Resilient {
     }
     // ANCHOR_END: run
 
-    fn record(&self, started: Instant, attempts: u32, outcome: &Result<ChatResponse, LlmError>) {
+    fn record(&self, started: Instant, attempts: u32, outcome: &Result<ChatResponse, LlmError>, holds: Holds) {
         let latency = started.elapsed();
         let model = self.inner.name().to_owned();
         let (usage, cost, label) = match outcome {
@@ -190,9 +196,7 @@ impl Resilient {
             }
             Err(e) => (Default::default(), 0.0, e.kind()),
         };
-        for s in &self.sessions {
-            s.add(cost);
-        }
+        holds.settle(cost);
         self.ledger.record(LedgerEntry {
             model: model.clone(),
             route: self.route.clone(),
@@ -231,6 +235,31 @@ impl Resilient {
     }
 }
 
+/// What one call holds on its session budgets: settled at its cost, or released when dropped.
+pub(crate) struct Holds {
+    held: Vec<(Arc<SessionBudget>, u64)>,
+}
+
+impl Holds {
+    fn none() -> Self {
+        Self { held: Vec::new() }
+    }
+
+    fn settle(mut self, usd: f64) {
+        for (s, h) in self.held.drain(..) {
+            s.settle(h, usd);
+        }
+    }
+}
+
+impl Drop for Holds {
+    fn drop(&mut self) {
+        for (s, h) in self.held.drain(..) {
+            s.release(h);
+        }
+    }
+}
+
 fn annotate(span: &tracing::Span, attempts: u32, outcome: &Result<ChatResponse, LlmError>) {
     span.record("genai.attempts", attempts);
     match outcome {
@@ -261,7 +290,11 @@ impl ChatModel for Resilient {
         async {
             let started = Instant::now();
             let (outcome, attempts) = self.run(req, || self.inner.chat(req)).await;
-            self.record(started, attempts, &outcome);
+            let (outcome, holds) = match outcome {
+                Ok((r, holds)) => (Ok(r), holds),
+                Err(e) => (Err(e), Holds::none()),
+            };
+            self.record(started, attempts, &outcome, holds);
             annotate(&tracing::Span::current(), attempts, &outcome);
             outcome
         }
@@ -282,13 +315,16 @@ impl ChatModel for Resilient {
                 Ok((first, s))
             })
             .await;
-        let (first, rest) = match opened {
+        let ((first, rest), holds) = match opened {
             Ok(v) => v,
             Err(e) => {
-                self.record(started, attempts, &Err(clone_kind(&e)));
+                self.record(started, attempts, &Err(clone_kind(&e)), Holds::none());
                 return Err(e);
             }
         };
+        // Held until the stream ends; a stream dropped before its end releases them (the
+        // caller went away; what the provider billed for the cut answer is not known here).
+        let mut holds = Some(holds);
         let this = self.clone();
         let events = futures::stream::once(async move { Ok(first) }).chain(rest);
         let mut done = false;
@@ -300,11 +336,11 @@ impl ChatModel for Resilient {
                 match event {
                     Ok(StreamEvent::Done(r)) => {
                         done = true;
-                        this.record(started, attempts, &Ok(r.clone()));
+                        this.record(started, attempts, &Ok(r.clone()), holds.take().unwrap_or_else(Holds::none));
                     }
                     Err(e) => {
                         done = true;
-                        this.record(started, attempts, &Err(clone_kind(e)));
+                        this.record(started, attempts, &Err(clone_kind(e)), holds.take().unwrap_or_else(Holds::none));
                     }
                     Ok(StreamEvent::Delta(_)) => {}
                 }

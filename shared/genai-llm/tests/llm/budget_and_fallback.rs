@@ -86,3 +86,34 @@ async fn a_budget_error_stops_the_chain() {
     assert!(matches!(chain.chat(&ask("hi")).await, Err(LlmError::FallbackExhausted(s)) if s.len() == 1));
     assert!(b.requests_to(CHAT).is_empty(), "another model would not make the caller's budget bigger");
 }
+
+#[tokio::test]
+async fn concurrent_calls_never_jointly_cross_a_session_budget() {
+    // Every answer uses all of `max_tokens`, so a call costs about its worst case; each is slow
+    // (200 ms), so all twelve are in flight together. Checking the budget and charging it later
+    // would let all twelve through; holding each call's worst case lets at most four.
+    let mock = MockOpenAi::start(32).await;
+    let answer = serde_json::json!({"id": "c", "object": "chat.completion", "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 64, "total_tokens": 84}});
+    let slow = || Reply::Delay(std::time::Duration::from_millis(200), Box::new(Reply::Json(answer.clone())));
+    mock.enqueue(CHAT, (0..13).map(|_| slow()));
+    let mut req = ask("hi");
+    req.max_tokens = 64;
+    let probe = Arc::new(SessionBudget::new(1.0));
+    model(&mock, |_| {}).with_session(probe.clone()).chat(&req).await.unwrap();
+    let one = probe.spent();
+    assert!(one > 0.0);
+    let session = Arc::new(SessionBudget::new(4.5 * one));
+    let m = model(&mock, |_| {}).with_session(session.clone());
+    let calls = (0..12).map(|_| {
+        let (m, req) = (m.clone(), req.clone());
+        tokio::spawn(async move { m.chat(&req).await })
+    });
+    let results: Vec<_> = futures::future::join_all(calls).await.into_iter().map(Result::unwrap).collect();
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, LlmError::BudgetExceeded { .. })));
+    assert!((1..=4).contains(&ok), "{ok} calls got through");
+    assert!(session.spent() <= session.limit() + 1e-12, "spent {} of {}", session.spent(), session.limit());
+    assert!((session.committed() - session.spent()).abs() < 1e-12, "every hold was settled or released");
+}
