@@ -116,8 +116,23 @@ pub fn discover(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Task>> {
 
 /// The policy a deployment would ship, chosen on training data only: the cheapest training
 /// operating point among those that met the accuracy target there (the most accurate one when
-/// none did).
+/// none did); with a cost budget, the most accurate training point within it.
 pub fn selected(report: &TaskReport) -> Option<&PolicyReport> {
+    if let Some(budget) = report.cost_budget {
+        let within = |p: &&PolicyReport| p.train_point.cost <= budget + 1e-15;
+        let most_accurate = |a: &&PolicyReport, b: &&PolicyReport| {
+            a.train_point
+                .quality
+                .total_cmp(&b.train_point.quality)
+                .then(b.train_point.cost.total_cmp(&a.train_point.cost))
+        };
+        return report
+            .policies
+            .iter()
+            .filter(within)
+            .max_by(most_accurate)
+            .or_else(|| report.policies.iter().min_by(|a, b| a.train_point.cost.total_cmp(&b.train_point.cost)));
+    }
     let met = |p: &&PolicyReport| p.train_point.quality >= report.train_target - 1e-12;
     report
         .policies

@@ -99,6 +99,8 @@ pub struct TaskReport {
     /// The out-of-fold training accuracy an operating point had to reach (the best model's
     /// training accuracy minus the tolerance; 0 when a cost target chose instead).
     pub train_target: f64,
+    /// The mean-cost budget per question when `--target-cost` chose the operating points.
+    pub cost_budget: Option<f64>,
     pub policies: Vec<PolicyReport>,
     /// Two-model data: a seeded random router's metrics, the baseline of APGR 0.5 measured.
     pub random_routellm: Option<RouteLlmMetrics>,
@@ -158,6 +160,7 @@ pub async fn evaluate_task(
         best: test.models[best].clone(),
         hull: hull.iter().map(|&m| test.models[m].clone()).collect(),
         train_target: if opts.target_cost.is_some() { 0.0 } else { acc[best] - opts.tolerance },
+        cost_budget: opts.target_cost.map(|share| share * cost[best]),
         policies,
         random_routellm,
     })

@@ -95,3 +95,18 @@ async fn two_model_data_gets_routellm_metrics_and_random_scores_about_half() {
     let apgr = |r: &eval::TaskReport, i: usize| r.policies[i].routellm.as_ref().unwrap().apgr.mean;
     assert!((apgr(&r, 0) - apgr(&swapped, 0)).abs() < 1e-9, "kNN APGR depends on column order");
 }
+
+#[tokio::test]
+async fn a_cost_budget_ships_the_most_accurate_policy_within_it() {
+    let (train, test) = (outcomes(150, 0, 3), outcomes(100, 1000, 3));
+    let embedder = HashingEmbedder::new(256);
+    let opts = eval::Options { progress: false, folds: 3, target_cost: Some(0.5), ..eval::Options::default() };
+    let r = eval::evaluate_task(&embedder, &train, &test, opts).await.unwrap();
+    let budget = r.cost_budget.unwrap();
+    assert!((budget - 0.5 * 0.02).abs() < 1e-12, "half the best model's mean cost");
+    let shipped = cli::selected(&r).unwrap();
+    assert!(shipped.train_point.cost <= budget + 1e-15, "{:?}", shipped.train_point);
+    for p in r.policies.iter().filter(|p| p.train_point.cost <= budget + 1e-15) {
+        assert!(p.train_point.quality <= shipped.train_point.quality, "{} was more accurate within budget", p.name);
+    }
+}
