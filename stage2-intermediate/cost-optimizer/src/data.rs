@@ -89,6 +89,11 @@ fn reader(path: &Path) -> Result<csv::Reader<std::fs::File>, DataError> {
     Ok(csv::ReaderBuilder::new().flexible(false).from_reader(file))
 }
 
+fn headers(rdr: &mut csv::Reader<std::fs::File>, path: &Path) -> Result<Vec<String>, DataError> {
+    let row = rdr.headers().map_err(|source| DataError::Csv { path: path.to_owned(), source })?;
+    Ok(row.iter().map(str::to_owned).collect())
+}
+
 fn bad(path: &Path, why: impl Into<String>) -> DataError {
     DataError::Format { path: path.to_owned(), why: why.into() }
 }
@@ -98,12 +103,7 @@ fn bad(path: &Path, why: impl Into<String>) -> DataError {
 pub fn load_routerbench(dir: &Path, task: &str, split: &str) -> Result<Outcomes, DataError> {
     let path = dir.join(format!("{task}_{split}.csv"));
     let mut rdr = reader(&path)?;
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|source| DataError::Csv { path: path.clone(), source })?
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let header = headers(&mut rdr, &path)?;
     let col = |name: &str| header.iter().position(|h| h == name);
     // The models are the columns with a `<model>|total_cost` partner.
     let mut models: Vec<String> =
@@ -216,12 +216,7 @@ pub fn load_routellm(dir: &Path, task: &str, half: Half) -> Result<Outcomes, Dat
     let mut dropped = 0;
     for path in &files {
         let mut rdr = reader(path)?;
-        let header: Vec<String> = rdr
-            .headers()
-            .map_err(|source| DataError::Csv { path: path.clone(), source })?
-            .iter()
-            .map(str::to_owned)
-            .collect();
+        let header = headers(&mut rdr, path)?;
         if header.len() < 3 || header[0] != "prompt" {
             return Err(bad(path, "expected columns prompt, <weak>, <strong>"));
         }

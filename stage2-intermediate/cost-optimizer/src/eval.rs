@@ -131,7 +131,8 @@ pub async fn evaluate_task(
     let (test_acc, test_cost) = (test.accuracy(), test.mean_cost());
     let singles: Vec<(f64, f64)> = test_cost.iter().copied().zip(test_acc.iter().copied()).collect();
     let hull = curve::zero_router_hull(&singles);
-    let ctx = Ctx { train, test, opts, price: &price, best, singles: &singles, hull: &hull, reference: acc[best] };
+    let ctx =
+        Ctx { train, test, opts, accuracy: &acc, cost: &cost, price: &price, best, singles: &singles, hull: &hull };
 
     let y_train: Vec<Vec<f64>> = train.rows.iter().map(|r| r.correct.clone()).collect();
     let mut policies = Vec::new();
@@ -170,12 +171,14 @@ struct Ctx<'a> {
     train: &'a Outcomes,
     test: &'a Outcomes,
     opts: Options,
+    /// Each model's training accuracy and mean cost (computed once per task).
+    accuracy: &'a [f64],
+    cost: &'a [f64],
     price: &'a [f64],
     best: usize,
     /// Test-split (mean cost, accuracy) of each model, and the zero router's hull over them.
     singles: &'a [(f64, f64)],
     hull: &'a [usize],
-    reference: f64,
 }
 
 impl Ctx<'_> {
@@ -202,8 +205,8 @@ impl Ctx<'_> {
 
     fn pick(&self, train_curve: &[Point]) -> Point {
         match self.opts.target_cost {
-            Some(share) => curve::pick_by_cost(train_curve, share * self.train.mean_cost()[self.best]),
-            None => curve::pick(train_curve, self.reference, self.opts.tolerance),
+            Some(share) => curve::pick_by_cost(train_curve, share * self.cost[self.best]),
+            None => curve::pick(train_curve, self.accuracy[self.best], self.opts.tolerance),
         }
     }
 
@@ -228,10 +231,10 @@ impl Ctx<'_> {
     fn cascade_report(&self, xs_train: &[Example], xs_test: &[Example]) -> anyhow::Result<Option<PolicyReport>> {
         let mut oof = cascade::OutOfFold::new(xs_train, &self.train.rows, self.opts.boost, self.opts.folds);
         let target = match self.opts.target_cost {
-            None => cascade::Target::Quality { reference: self.reference, tolerance: self.opts.tolerance },
-            Some(share) => cascade::Target::Cost { budget: share * self.train.mean_cost()[self.best] },
+            None => cascade::Target::Quality { reference: self.accuracy[self.best], tolerance: self.opts.tolerance },
+            Some(share) => cascade::Target::Cost { budget: share * self.cost[self.best] },
         };
-        let pool = cascade::step_pool(&self.train.accuracy(), &self.train.mean_cost(), self.best, 4);
+        let pool = cascade::step_pool(self.accuracy, self.cost, self.best, 4);
         let chosen = cascade::choose_chain(&pool, self.best, &mut oof, target)?;
         let Some((chain, train_point)) = chosen else { return Ok(None) };
         let c = Cascade::train(xs_train, &self.train.rows, chain.clone(), self.opts.boost)?;

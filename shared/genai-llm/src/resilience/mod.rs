@@ -113,7 +113,7 @@ impl Resilient {
         {
             return Err(LlmError::BudgetExceeded { scope: "request", limit, spent: 0.0, needed });
         }
-        let mut holds = Holds { held: Vec::new() };
+        let mut holds = Holds::none();
         for s in &self.sessions {
             holds.held.push((s.clone(), s.reserve(needed)?));
         }
