@@ -232,11 +232,12 @@ pub(crate) fn map_error(e: OpenAIError) -> LlmError {
     }
 }
 
-fn finish_reason(v: &Value, max_tokens: u32) -> Result<FinishReason, LlmError> {
+fn finish_reason(v: &Value, req: &ChatRequest) -> Result<FinishReason, LlmError> {
     match v.as_str() {
         Some("stop") => Ok(FinishReason::Stop),
         Some("tool_calls" | "function_call") => Ok(FinishReason::ToolCalls),
-        Some("length") => Err(LlmError::Truncated { max_tokens }),
+        Some("length") if req.allow_truncated => Ok(FinishReason::Length),
+        Some("length") => Err(LlmError::Truncated { max_tokens: req.max_tokens }),
         Some("content_filter") => Err(LlmError::ContentFiltered),
         Some(other) => Err(LlmError::Malformed { reason: format!("unknown finish_reason {other:?}") }),
         None => Err(LlmError::Malformed { reason: "missing finish_reason".into() }),
@@ -309,7 +310,7 @@ impl ChatModel for OpenAiModel {
         let body = self.request_body(req, false);
         let v: Value = self.client.chat().create_byot(body).await.map_err(map_error)?;
         let choice = v["choices"].as_array().and_then(|c| c.first()).ok_or(LlmError::EmptyChoices)?;
-        let reason = finish_reason(&choice["finish_reason"], req.max_tokens)?;
+        let reason = finish_reason(&choice["finish_reason"], req)?;
         let content = choice["message"]["content"].as_str().map(str::to_owned);
         let calls = tool_calls(&choice["message"]["tool_calls"])?;
         if content.is_none() && calls.is_empty() {
@@ -392,7 +393,7 @@ fn accumulate(
                 None => {
                     s.finished = true;
                     let done = (|| {
-                        let reason = finish_reason(s.reason.as_ref().ok_or(LlmError::StreamCut)?, req.max_tokens)?;
+                        let reason = finish_reason(s.reason.as_ref().ok_or(LlmError::StreamCut)?, &req)?;
                         let calls = s
                             .calls
                             .iter()

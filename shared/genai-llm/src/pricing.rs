@@ -100,23 +100,53 @@ pub struct LedgerEntry {
     pub outcome: String,
 }
 
-/// Every call, in order. Shared by clones of a resilient model.
-#[derive(Debug, Default)]
+/// Every call, in order, and running totals. Shared by clones of a resilient model.
+///
+/// By default it keeps every entry (a command's or a test's calls); a long-running service
+/// keeps the last `n` with [`Ledger::bounded`], while the totals still count every call.
+#[derive(Debug)]
 pub struct Ledger {
-    entries: Mutex<Vec<LedgerEntry>>,
+    entries: Mutex<std::collections::VecDeque<LedgerEntry>>,
+    keep: usize,
+    calls: AtomicU64,
+    cost_nanos: AtomicU64,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Self::bounded(usize::MAX)
+    }
 }
 
 impl Ledger {
+    /// A ledger that keeps only the last `keep` entries.
+    pub fn bounded(keep: usize) -> Self {
+        Self { entries: Mutex::default(), keep: keep.max(1), calls: AtomicU64::new(0), cost_nanos: AtomicU64::new(0) }
+    }
+
     pub fn record(&self, e: LedgerEntry) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).push(e);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.cost_nanos.fetch_add(nanos(e.cost_usd), Ordering::Relaxed);
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() == self.keep {
+            entries.pop_front();
+        }
+        entries.push_back(e);
     }
 
+    /// The entries kept, oldest first.
     pub fn entries(&self) -> Vec<LedgerEntry> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
     }
 
+    /// What every call recorded so far cost, kept entries or not.
     pub fn total_cost(&self) -> f64 {
-        self.entries().iter().map(|e| e.cost_usd).sum()
+        self.cost_nanos.load(Ordering::Relaxed) as f64 / 1e9
+    }
+
+    /// How many calls were recorded, kept entries or not.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 }
 
@@ -208,6 +238,26 @@ mod tests {
         let again = b.reserve(0.008).unwrap();
         b.release(again);
         assert!((b.committed() - 0.001).abs() < 1e-12, "a released hold costs nothing");
+    }
+
+    #[test]
+    fn a_bounded_ledger_keeps_the_last_entries_and_counts_all() {
+        let l = Ledger::bounded(2);
+        for i in 0..5 {
+            l.record(LedgerEntry {
+                model: format!("m{i}"),
+                route: "chat".into(),
+                attempts: 1,
+                latency_ms: 1.0,
+                usage: Usage::default(),
+                cost_usd: 0.001,
+                outcome: "ok".into(),
+            });
+        }
+        let kept: Vec<String> = l.entries().into_iter().map(|e| e.model).collect();
+        assert_eq!(kept, ["m3", "m4"]);
+        assert_eq!(l.calls(), 5);
+        assert!((l.total_cost() - 0.005).abs() < 1e-12);
     }
 
     #[test]

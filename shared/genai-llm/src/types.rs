@@ -93,11 +93,23 @@ pub struct ChatRequest {
     pub temperature: Option<f64>,
     /// Upper bound on output tokens; also what budgets assume the answer may cost.
     pub max_tokens: u32,
+    /// Return an answer cut at `max_tokens` (finish reason `Length`, billed as usual) instead
+    /// of failing with `LlmError::Truncated`: what a gateway passing answers on needs. Default
+    /// false: a milestone that needs a whole answer learns that it did not get one.
+    #[serde(default)]
+    pub allow_truncated: bool,
 }
 
 impl ChatRequest {
     pub fn new(messages: Vec<Message>) -> Self {
-        Self { messages, tools: Vec::new(), response_format: ResponseFormat::Text, temperature: None, max_tokens: 1024 }
+        Self {
+            messages,
+            tools: Vec::new(),
+            response_format: ResponseFormat::Text,
+            temperature: None,
+            max_tokens: 1024,
+            allow_truncated: false,
+        }
     }
 }
 

@@ -22,13 +22,13 @@ fn answer_of(row: &Row, model: usize) -> &str {
 }
 
 // ANCHOR: scorer_row
-/// What the scorer of the last model of `prefix` sees: the prompt, its answer, and how that
-/// answer agrees with the answers of the models before it in the chain.
-fn scorer_row(x: &Example, row: &Row, prefix: &[usize]) -> Vec<f32> {
-    let Some((&m, before)) = prefix.split_last() else { return Vec::new() };
-    let answer = answer_of(row, m);
+/// What the scorer of a chain's step sees: the prompt, the step's answer (the last of
+/// `answers`), and how it agrees with the answers of the models asked before it (the others, in
+/// chain order). The same row is built from recorded answers in training and from live ones in
+/// the gateway.
+pub fn scorer_row(x: &Example, answers: &[&str]) -> Vec<f32> {
+    let Some((&answer, earlier)) = answers.split_last() else { return Vec::new() };
     let stated = final_answer(answer);
-    let earlier: Vec<&str> = before.iter().map(|&p| answer_of(row, p)).collect();
     let agree = if earlier.is_empty() || stated.is_none() {
         -1.0
     } else {
@@ -39,9 +39,15 @@ fn scorer_row(x: &Example, row: &Row, prefix: &[usize]) -> Vec<f32> {
         .iter()
         .copied()
         .chain(answer_features(answer))
-        .chain([before.len() as f32, agree, similar, f32::from(u8::from(stated.is_some()))])
+        .chain([earlier.len() as f32, agree, similar, f32::from(u8::from(stated.is_some()))])
         .chain(x.embedding.iter().copied())
         .collect()
+}
+
+/// [`scorer_row`] from a recorded row's answers for the models of `prefix`.
+fn recorded_row(x: &Example, row: &Row, prefix: &[usize]) -> Vec<f32> {
+    let answers: Vec<&str> = prefix.iter().map(|&m| answer_of(row, m)).collect();
+    scorer_row(x, &answers)
 }
 // ANCHOR_END: scorer_row
 
@@ -53,7 +59,7 @@ fn fit_step(
     params: BoostParams,
 ) -> anyhow::Result<BoostedModel> {
     let m = prefix[prefix.len() - 1];
-    let xs: Vec<Vec<f32>> = idx.iter().map(|&i| scorer_row(&examples[i], &rows[i], prefix)).collect();
+    let xs: Vec<Vec<f32>> = idx.iter().map(|&i| recorded_row(&examples[i], &rows[i], prefix)).collect();
     let ys: Vec<f64> = idx.iter().map(|&i| rows[i].correct[m]).collect();
     fit_binary(&xs, &ys, params)
 }
@@ -61,7 +67,7 @@ fn fit_step(
 /// A trained cascade over `chain` (model indices, cheapest first).
 pub struct Cascade {
     pub chain: Vec<usize>,
-    scorers: Vec<BoostedModel>,
+    pub scorers: Vec<BoostedModel>,
 }
 
 impl Cascade {
@@ -76,7 +82,7 @@ impl Cascade {
     /// The score of each step's answer but the last's, for one prompt. (All are computed from
     /// the recorded answers; a live cascade computes a step's score only when it gets there.)
     pub fn scores(&self, x: &Example, row: &Row) -> Vec<f64> {
-        self.scorers.iter().enumerate().map(|(k, s)| probability(s, &scorer_row(x, row, &self.chain[..=k]))).collect()
+        self.scorers.iter().enumerate().map(|(k, s)| probability(s, &recorded_row(x, row, &self.chain[..=k]))).collect()
     }
 }
 
@@ -189,7 +195,7 @@ impl<'a> OutOfFold<'a> {
                 let train: Vec<usize> = (0..n).filter(|&i| fold_of(i, self.folds) != f).collect();
                 let scorer = fit_step(self.examples, self.rows, prefix, &train, self.params)?;
                 for i in (0..n).filter(|&i| fold_of(i, self.folds) == f) {
-                    out[i] = probability(&scorer, &scorer_row(&self.examples[i], &self.rows[i], prefix));
+                    out[i] = probability(&scorer, &recorded_row(&self.examples[i], &self.rows[i], prefix));
                 }
             }
             self.done.insert(prefix.to_vec(), out);

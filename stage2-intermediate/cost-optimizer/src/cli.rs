@@ -2,6 +2,7 @@
 
 use crate::data::{self, Half, Outcomes};
 use crate::eval::{self, Options, PolicyReport, RouteLlmMetrics, TaskReport};
+use crate::policy::SavedPolicy;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use genai_embed::{CachedEmbedder, Embedder, EmbedderSpec};
@@ -27,6 +28,13 @@ pub struct Cli {
 pub enum Command {
     /// Train on each task's training split and report on its test split.
     Eval(EvalArgs),
+    /// Run the OpenAI-compatible gateway: routing or a cascade (a policy file from `eval
+    /// --save-policy`, else a complexity score), an exact cache, per-key budgets, a cost ledger.
+    Serve(crate::gateway::command::ServeArgs),
+    /// Send a task's test prompts through the gateway applying a saved policy, with the recorded
+    /// models' recorded answers as upstreams, and score what it returned (an offline end-to-end
+    /// check that the live gateway reproduces `eval`).
+    Replay(crate::gateway::command::ReplayArgs),
 }
 
 #[derive(clap::Args)]
@@ -67,6 +75,10 @@ pub struct EvalArgs {
     /// The share of the best model's dollars the gate requires saved.
     #[arg(long, default_value_t = 0.5)]
     pub min_saving: f64,
+    /// Writes `<task>.policy.json` here for each task: the policy selected on training data,
+    /// trained, at its operating point (what `cost-optimizer serve --policy` applies).
+    #[arg(long)]
+    pub save_policy: Option<PathBuf>,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -159,8 +171,12 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     };
     let mut reports = Vec::new();
     for task in discover(&args.data, &args.tasks)? {
-        let r = eval::evaluate_task(embedder.as_ref(), &task.train, &task.test, opts).await?;
+        let mut r = eval::evaluate_task(embedder.as_ref(), &task.train, &task.test, opts).await?;
         println!("{}", table(&r, task.source));
+        if let Some(dir) = &args.save_policy {
+            let path = save_selected(&mut r, &task.train.models, embedder.as_ref(), dir)?;
+            println!("saved the selected policy to {}", path.display());
+        }
         reports.push(r);
     }
     if let Some(out) = &args.out {
@@ -180,6 +196,34 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
         eprintln!("gate passed");
     }
     Ok(())
+}
+
+/// Writes the selected policy of `report` to `<dir>/<task>.policy.json`.
+fn save_selected(
+    report: &mut TaskReport,
+    models: &[String],
+    embedder: &dyn Embedder,
+    dir: &Path,
+) -> anyhow::Result<PathBuf> {
+    let chosen = selected(report).map(|p| p.name.clone()).context("no policy to save")?;
+    let at = report.policies.iter().position(|p| p.name == chosen).context("the selected policy")?;
+    let train_point = report.policies[at].train_point;
+    anyhow::ensure!(report.trained.len() == report.policies.len(), "trained policies were not kept");
+    let kind = report.trained.swap_remove(at);
+    let policy = SavedPolicy {
+        format: crate::policy::FORMAT,
+        task: report.task.clone(),
+        embedder: embedder.model_id().to_owned(),
+        dim: embedder.dim(),
+        models: models.to_vec(),
+        price: report.price.clone(),
+        train_point,
+        kind,
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{}.policy.json", report.task));
+    policy.save(&path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }
 
 /// Why the reports fail the gate (empty: they pass): on every dollar-priced task, the selected

@@ -37,7 +37,7 @@ pub fn mean(xs: &[f64]) -> f64 {
 }
 
 /// One point of a curve: the knob's value and what it gave.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Point {
     pub knob: f64,
     pub cost: f64,

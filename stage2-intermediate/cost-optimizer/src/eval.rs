@@ -8,6 +8,7 @@ use crate::cascade::{self, Cascade};
 use crate::curve::{self, Decisions, Point, TwoModel};
 use crate::data::{CostUnit, Outcomes, Row};
 use crate::features::{embed_all, prompt_features};
+use crate::policy::PolicyKind;
 use crate::router::{BoostParams, BoostedRouter, Example, KnnRouter, Router, choose};
 use genai_embed::Embedder;
 use genai_eval::stats::{self, Interval, Paired};
@@ -104,6 +105,13 @@ pub struct TaskReport {
     pub policies: Vec<PolicyReport>,
     /// Two-model data: a seeded random router's metrics, the baseline of APGR 0.5 measured.
     pub random_routellm: Option<RouteLlmMetrics>,
+    /// The trained policies, in `policies` order, at their operating points: what
+    /// `--save-policy` writes for the gateway.
+    #[serde(skip)]
+    pub trained: Vec<PolicyKind>,
+    /// Each model's mean training cost relative to the dearest (the routers' prices).
+    #[serde(skip)]
+    pub price: Vec<f64>,
 }
 
 async fn examples(embedder: &dyn Embedder, o: &Outcomes, label: &str, progress: bool) -> anyhow::Result<Vec<Example>> {
@@ -136,13 +144,23 @@ pub async fn evaluate_task(
 
     let y_train: Vec<Vec<f64>> = train.rows.iter().map(|r| r.correct.clone()).collect();
     let mut policies = Vec::new();
+    let mut trained = Vec::new();
     let knn = KnnRouter::train(&xs_train, &y_train, opts.k);
-    policies.push(ctx.router_report(&knn, &knn.out_of_fold(), &xs_test)?);
+    let report = ctx.router_report(&knn, &knn.out_of_fold(), &xs_test)?;
+    trained.push(PolicyKind::Knn { router: knn, lambda: report.knob });
+    policies.push(report);
     let boosted = BoostedRouter::train(&xs_train, &y_train, opts.boost)?;
     let oof = BoostedRouter::out_of_fold(&xs_train, &y_train, opts.boost, opts.folds)?;
-    policies.push(ctx.router_report(&boosted, &oof, &xs_test)?);
-    if train.has_responses() && test.has_responses() && front.len() >= 2 {
-        policies.extend(ctx.cascade_report(&xs_train, &xs_test)?);
+    let report = ctx.router_report(&boosted, &oof, &xs_test)?;
+    trained.push(PolicyKind::Boosted { router: boosted, lambda: report.knob });
+    policies.push(report);
+    if train.has_responses()
+        && test.has_responses()
+        && front.len() >= 2
+        && let Some((report, kind)) = ctx.cascade_report(&xs_train, &xs_test)?
+    {
+        policies.push(report);
+        trained.push(kind);
     }
     let random_routellm = (test.models.len() == 2).then(|| {
         let score: Vec<f64> = (0..test.rows.len()).map(|i| pseudo_random(i as u64)).collect();
@@ -164,6 +182,8 @@ pub async fn evaluate_task(
         cost_budget: opts.target_cost.map(|share| share * cost[best]),
         policies,
         random_routellm,
+        trained,
+        price: price.clone(),
     })
 }
 
@@ -228,7 +248,11 @@ impl Ctx<'_> {
     }
 
     /// `None` when no chain can be built (no model costs a quarter of the best one or less).
-    fn cascade_report(&self, xs_train: &[Example], xs_test: &[Example]) -> anyhow::Result<Option<PolicyReport>> {
+    fn cascade_report(
+        &self,
+        xs_train: &[Example],
+        xs_test: &[Example],
+    ) -> anyhow::Result<Option<(PolicyReport, PolicyKind)>> {
         let mut oof = cascade::OutOfFold::new(xs_train, &self.train.rows, self.opts.boost, self.opts.folds);
         let target = match self.opts.target_cost {
             None => cascade::Target::Quality { reference: self.accuracy[self.best], tolerance: self.opts.tolerance },
@@ -248,8 +272,8 @@ impl Ctx<'_> {
         let names = chain.iter().map(|&m| self.test.models[m].clone()).collect();
         let curve = curve::pareto(&cascade::curve_of(&chain, &scores, &self.test.rows));
         let mut report = self.report("cascade", names, train_point, d, curve, two);
-        report.thresholds = taus;
-        Ok(Some(report))
+        report.thresholds = taus.clone();
+        Ok(Some((report, PolicyKind::Cascade { chain: c.chain, thresholds: taus, scorers: c.scorers })))
     }
 
     fn routellm(&self, score: &[f64]) -> RouteLlmMetrics {

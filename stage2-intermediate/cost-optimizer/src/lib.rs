@@ -12,5 +12,7 @@ pub mod curve;
 pub mod data;
 pub mod eval;
 pub mod features;
+pub mod gateway;
 pub mod plot;
+pub mod policy;
 pub mod router;

@@ -51,7 +51,7 @@ pub fn choose(p: &[f64], cost: &[f64], lambda: f64) -> usize {
 
 /// Nearest-neighbour router: cosine over unit embeddings, `k` neighbours, each model's
 /// correctness averaged and shrunk toward its overall accuracy by `prior_weight` pseudo-votes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct KnnRouter {
     k: usize,
     prior_weight: f64,
@@ -94,6 +94,11 @@ impl KnnRouter {
                 (votes + self.prior_weight * self.prior[j]) / (k as f64 + self.prior_weight)
             })
             .collect()
+    }
+
+    /// How many models it predicts for.
+    pub fn models(&self) -> usize {
+        self.prior.len()
     }
 
     /// Leave-one-out predictions for the training rows.
@@ -158,11 +163,17 @@ pub fn fold_of(i: usize, folds: usize) -> usize {
 }
 
 /// One boosted classifier per model: P(model m answers correctly | prompt).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct BoostedRouter {
     models: Vec<BoostedModel>,
 }
 
 impl BoostedRouter {
+    /// How many models it predicts for.
+    pub fn models(&self) -> usize {
+        self.models.len()
+    }
+
     pub fn train(examples: &[Example], correct: &[Vec<f64>], params: BoostParams) -> anyhow::Result<Self> {
         let rows: Vec<Vec<f32>> = examples.iter().map(Example::row).collect();
         let m = correct.first().map_or(0, Vec::len);
