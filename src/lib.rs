@@ -73,17 +73,12 @@ pub fn milestones() -> Vec<Milestone> {
             "agent-workflow",
             "Specialised agents, persisted state, error recovery, human in the loop.",
         ),
-        Milestone {
-            library: Some(
-                "in progress: routers and a cascade measured on recorded answers; run <code>cargo run -p cost-optimizer -- eval --help</code>",
-            ),
-            ..m(
-                "2 intermediate",
-                "Cost-optimised pipeline",
-                "cost-optimizer",
-                "Half the cost of a baseline at equal measured quality.",
-            )
-        },
+        m(
+            "2 intermediate",
+            "Cost-optimised pipeline",
+            "cost-optimizer",
+            "Half the cost of a baseline at equal measured quality: routers and a cascade trained on recorded answers, an OpenAI-compatible gateway with budgets.",
+        ),
         m(
             "3 senior",
             "Multi-tenant knowledge base",
@@ -105,11 +100,20 @@ pub struct AppState {
     pub extraction: Option<extraction_api::Extractor>,
     /// The production RAG service, mounted at `/rag` when present.
     pub rag: Option<production_rag::Rag>,
+    /// The cost-optimised pipeline's page and gateway, mounted at `/cost` when present.
+    pub cost: Option<cost_optimizer::gateway::page::Site>,
 }
 
 impl Default for AppState {
     fn default() -> Self {
-        Self { milestones: Arc::new(milestones()), doc_qa: None, chatbot: None, extraction: None, rag: None }
+        Self {
+            milestones: Arc::new(milestones()),
+            doc_qa: None,
+            chatbot: None,
+            extraction: None,
+            rag: None,
+            cost: None,
+        }
     }
 }
 
@@ -142,6 +146,13 @@ impl AppState {
         self
     }
 
+    /// The state with the cost-optimised pipeline's page (and its gateway, if configured) mounted.
+    pub fn with_cost(mut self, site: cost_optimizer::gateway::page::Site) -> Self {
+        self.mounted("cost-optimizer", "/cost");
+        self.cost = Some(site);
+        self
+    }
+
     fn mounted(&mut self, crate_name: &str, path: &'static str) {
         let mut list = self.milestones.as_ref().clone();
         if let Some(m) = list.iter_mut().find(|m| m.crate_name == crate_name) {
@@ -170,6 +181,9 @@ pub fn router(state: AppState) -> Router {
     }
     if let Some(rag) = state.rag {
         app = app.nest("/rag", production_rag::router(rag));
+    }
+    if let Some(site) = state.cost {
+        app = app.nest("/cost", cost_optimizer::gateway::page::router(site));
     }
     app
 }
@@ -209,6 +223,24 @@ pub async fn open_rag() -> anyhow::Result<production_rag::Rag> {
         tracing::info!(indexed = job.indexed, files = job.total, "demo corpus ingested; try /rag");
     }
     Ok(rag)
+}
+
+/// The cost page with the gateway its usual configuration describes (`cost-gateway.toml`,
+/// `COST_GATEWAY_*`, or `OPENAI_BASE_URL`). With no upstream configured the page still shows the
+/// evaluation's results, and says what the gateway needs; a configuration that is present but
+/// wrong is an error.
+pub fn open_cost() -> anyhow::Result<cost_optimizer::gateway::page::Site> {
+    use cost_optimizer::gateway::{Gateway, GatewayConfig, SetupError, config::LAYERS};
+    let config: GatewayConfig = LAYERS.load(None)?;
+    let report_dir = config.report_dir.clone();
+    match Gateway::new(config) {
+        Ok(gateway) => Ok(cost_optimizer::gateway::page::Site { gateway: Some(gateway), report_dir, setup: None }),
+        Err(e @ SetupError::NoUpstream) => {
+            tracing::info!("the cost gateway has no upstream; /cost shows the evaluation only");
+            Ok(cost_optimizer::gateway::page::Site { gateway: None, report_dir, setup: Some(e.to_string()) })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

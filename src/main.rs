@@ -2,7 +2,7 @@
 //! (default 127.0.0.1:8080), `RUST_LOG`, `LOG_FORMAT=json`; each milestone reads its own
 //! settings (document Q&A: `doc-qa.toml`, `DOC_QA_*`; chatbot: `chatbot.toml`, `CHATBOT_DATA_DIR`;
 //! extraction: `extraction-api.toml`, `EXTRACT_*`; production RAG: `production-rag.toml`,
-//! `PRODUCTION_RAG_*`).
+//! `PRODUCTION_RAG_*`; the cost gateway: `cost-gateway.toml`, `COST_GATEWAY_*`).
 
 use anyhow::Context;
 use clap::Parser;
@@ -30,7 +30,8 @@ async fn main() -> anyhow::Result<()> {
         .with_doc_qa(genai_roadmap::open_doc_qa().await?)
         .with_chatbot(genai_roadmap::open_chatbot().await?)
         .with_extraction(genai_roadmap::open_extraction().await?)
-        .with_rag(genai_roadmap::open_rag().await?);
+        .with_rag(genai_roadmap::open_rag().await?)
+        .with_cost(genai_roadmap::open_cost()?);
     tracing::info!(addr = %listener.local_addr()?, "showcase listening; open http://{}/", listener.local_addr()?);
     genai_roadmap::serve(listener, state, genai_http::shutdown_signal()).await?;
     tokio::task::spawn_blocking(genai_telemetry::otel::shutdown).await?;

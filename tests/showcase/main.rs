@@ -24,13 +24,33 @@ async fn landing_page_health_and_graceful_shutdown() {
     let retrieval_row = page.split("<tr>").find(|row| row.contains("genai-retrieval")).unwrap();
     assert!(retrieval_row.contains("built") && !retrieval_row.contains("planned"), "{retrieval_row}");
     let cost_row = page.split("<tr>").find(|row| row.contains("cost-optimizer")).unwrap();
-    assert!(cost_row.contains("in progress") && cost_row.contains("cost-optimizer -- eval"), "{cost_row}");
+    assert!(cost_row.contains("planned"), "not mounted in the bare state: {cost_row}");
     let list: Vec<serde_json::Value> =
         reqwest::get(format!("{base}/api/milestones")).await.unwrap().json().await.unwrap();
     assert_eq!(list.len(), 8);
     let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap();
     assert_eq!(metrics.status(), 200);
     assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_cost_page_is_mounted_without_a_gateway_when_no_upstream_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = cost_optimizer::gateway::page::Site {
+        gateway: None,
+        report_dir: dir.path().to_owned(),
+        setup: Some("x".into()),
+    };
+    let (base, stop, handle) = start(AppState::default().with_cost(site)).await;
+    let landing = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(landing.contains(r#"<a href="/cost">open</a>"#), "{landing}");
+    let page = reqwest::get(format!("{base}/cost")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Cost-optimised pipeline") && page.contains("location.pathname"));
+    let report: serde_json::Value =
+        reqwest::get(format!("{base}/cost/api/report")).await.unwrap().json().await.unwrap();
+    assert_eq!(report["found"], false, "no report in an empty folder: the page says how to make one");
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
 }

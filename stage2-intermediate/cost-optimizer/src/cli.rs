@@ -172,6 +172,7 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     for task in discover(&args.data, &args.tasks)? {
         let mut r = eval::evaluate_task(embedder.as_ref(), &task.train, &task.test, opts).await?;
+        r.selected = selected(&r).map(|p| p.name.clone());
         println!("{}", table(&r, task.source));
         if let Some(dir) = &args.save_policy {
             let path = save_selected(&mut r, &task.train.models, embedder.as_ref(), dir)?;
@@ -198,8 +199,9 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the selected policy of `report` to `<dir>/<task>.policy.json`.
-fn save_selected(
+/// Writes the selected policy of `report` to `<dir>/<task>.policy.json` (taking it out of
+/// `report.trained`).
+pub fn save_selected(
     report: &mut TaskReport,
     models: &[String],
     embedder: &dyn Embedder,

@@ -105,6 +105,8 @@ pub struct TaskReport {
     pub policies: Vec<PolicyReport>,
     /// Two-model data: a seeded random router's metrics, the baseline of APGR 0.5 measured.
     pub random_routellm: Option<RouteLlmMetrics>,
+    /// The policy a deployment ships (set by the command line: `cli::selected`).
+    pub selected: Option<String>,
     /// The trained policies, in `policies` order, at their operating points: what
     /// `--save-policy` writes for the gateway.
     #[serde(skip)]
@@ -182,6 +184,7 @@ pub async fn evaluate_task(
         cost_budget: opts.target_cost.map(|share| share * cost[best]),
         policies,
         random_routellm,
+        selected: None,
         trained,
         price: price.clone(),
     })

@@ -42,6 +42,9 @@ pub struct GatewayConfig {
     pub keys: Vec<KeyConfig>,
     /// The budget of the open gateway's `anonymous` key (default none: unlimited).
     pub open_budget_usd: Option<f64>,
+    /// Where the `/cost` page reads `eval --out`'s report and plots (default
+    /// `target/cost-report`).
+    pub report_dir: PathBuf,
 }
 
 impl Default for GatewayConfig {
@@ -59,6 +62,7 @@ impl Default for GatewayConfig {
             upstreams: Vec::new(),
             keys: Vec::new(),
             open_budget_usd: None,
+            report_dir: PathBuf::from("target/cost-report"),
         }
     }
 }

@@ -385,6 +385,8 @@ fn cost_of(g: &Inner, upstream: usize, usage: &Usage) -> f64 {
 }
 
 /// What the strong upstream would have charged for an answer of the same length.
+///
+/// Production note: an estimate; the strong model's own answer would have had its own length.
 fn baseline(g: &Inner, usage: &Usage) -> f64 {
     cost_of(g, g.strong, usage)
 }

@@ -18,6 +18,10 @@ pub struct Caller {
 }
 
 /// Every configured key, or the one open caller.
+///
+/// Production note: budgets live in this process: they reset on restart and are not shared
+/// between replicas; a shared budget needs an atomic counter in Redis or PostgreSQL with the same
+/// reserve/settle protocol.
 #[derive(Debug)]
 pub struct Keys {
     known: Vec<([u8; 32], Arc<Caller>)>,

@@ -21,6 +21,7 @@ pub mod config;
 pub mod handle;
 pub mod keys;
 pub mod ledger;
+pub mod page;
 pub mod replay;
 pub mod wire;
 
@@ -203,6 +204,8 @@ impl Gateway {
             Some(path) => Some(live_policy(SavedPolicy::load(path)?, &by_name, &config)?),
             None => None,
         };
+        // Production note: exact only; the semantic cache's pair guard was trained on questions,
+        // not on whole prompts with instructions, so it is not used here.
         let cache = if config.cache.enabled {
             let spec = match &config.cache.redis_url {
                 Some(url) => StoreSpec::Redis { url: url.clone() },

@@ -13,8 +13,11 @@ pub const MAX_OUTPUT_TOKENS: u32 = 32_768;
 /// `max_tokens` when the client gives none (what a call's budget hold assumes).
 pub const DEFAULT_OUTPUT_TOKENS: u32 = 1_024;
 
-/// `POST /v1/chat/completions`. Fields OpenAI defines that are not listed here (`top_p`,
-/// `seed`, `user`, ...) are accepted and not forwarded.
+/// `POST /v1/chat/completions`.
+///
+/// Production note: fields OpenAI defines that are not listed here (`top_p`, `seed`, `user`,
+/// logprobs, ...) are accepted and not forwarded; those that would change what is returned and
+/// cannot be honoured (`n > 1`, image parts) are refused by name.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChatCompletionRequest {
     /// `auto` lets the gateway choose (policy, cascade or complexity routing); the name of a

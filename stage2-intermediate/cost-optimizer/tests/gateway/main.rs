@@ -3,6 +3,7 @@
 
 mod budgets;
 mod cascade;
+mod page;
 
 use cost_optimizer::gateway::config::{KeyConfig, Tier, UpstreamConfig};
 use cost_optimizer::gateway::{Gateway, GatewayConfig};
