@@ -145,10 +145,14 @@ impl Gateway {
         }
         // Only deterministic requests are cached: at a temperature above 0 a client asked for variety.
         let cache = g.cache.as_ref().filter(|_| req.chat.temperature == Some(0.0));
-        let scope = Scope::new().with("key", &caller.id).with("model", &req.model).with("policy", policy_id(g));
-        let fingerprint = hex::encode(Sha256::digest(serde_json::to_vec(&req.chat).unwrap_or_default()));
-        if let Some(cache) = cache
-            && let Some(hit) = cache.lookup(&scope, &fingerprint, None).await.value
+        // The cache key (computed only when the request may be cached): who asks, for what, under
+        // which policy, and a digest of everything the answer depends on.
+        let cache_as = cache.map(|_| {
+            let scope = Scope::new().with("key", &caller.id).with("model", &req.model).with("policy", policy_id(g));
+            (scope, hex::encode(Sha256::digest(serde_json::to_vec(&req.chat).unwrap_or_default())))
+        });
+        if let (Some(cache), Some((scope, fingerprint))) = (cache, &cache_as)
+            && let Some(hit) = cache.lookup(scope, fingerprint, None).await.value
         {
             record.entry.served_by = hit.served_by.clone();
             record.entry.policy = "cache".into();
@@ -179,13 +183,11 @@ impl Gateway {
             }
             Decision::Cascade { steps, thresholds, x } => {
                 record.entry.policy = "cascade".into();
-                return self
-                    .cascade(caller, req, record, (id, created), steps, thresholds, x, (scope, fingerprint))
-                    .await;
+                return self.cascade(caller, req, record, (id, created), steps, thresholds, x, cache_as).await;
             }
         };
         let upstream = steps[0].0;
-        self.call(&caller, &req, record, (id, created), upstream, cache.map(|_| (scope, fingerprint))).await
+        self.call(&caller, &req, record, (id, created), upstream, cache_as).await
     }
 
     async fn decide(&self, req: &Parsed) -> Result<Decision, ApiError> {
@@ -306,7 +308,7 @@ impl Gateway {
         steps: Vec<(usize, usize)>,
         thresholds: Vec<f64>,
         x: Example,
-        cache_as: (Scope, String),
+        cache_as: Option<(Scope, String)>,
     ) -> Result<Reply, ApiError> {
         let g = &self.inner;
         let Some(policy) = &g.policy else { unreachable!("a cascade decision comes from a policy") };
@@ -318,7 +320,6 @@ impl Gateway {
             if k + 1 == steps.len() {
                 notes.push(format!("{name}: the last step, always accepted"));
                 record.entry.reason = notes.join("; ");
-                let cache_as = g.cache.as_ref().filter(|_| req.chat.temperature == Some(0.0)).map(|_| cache_as);
                 return self.call(&caller, &req, record, id, upstream, cache_as).await;
             }
             record.entry.asked.push(name.clone());
