@@ -136,7 +136,7 @@ impl Gateway {
                 format!(
                     "model {:?} is not served here: use auto or one of {:?}",
                     req.model,
-                    g.by_name.keys().collect::<Vec<_>>()
+                    g.upstreams.iter().map(|u| u.name.as_str()).collect::<Vec<_>>()
                 ),
                 Some("/model".into()),
             );
@@ -175,18 +175,17 @@ impl Gateway {
                 return Err(e);
             }
         };
-        let steps = match decision {
+        let upstream = match decision {
             Decision::One { upstream, policy, reason } => {
                 record.entry.policy = policy;
                 record.entry.reason = reason;
-                vec![(upstream, f64::NEG_INFINITY)]
+                upstream
             }
             Decision::Cascade { steps, thresholds, x } => {
                 record.entry.policy = "cascade".into();
                 return self.cascade(caller, req, record, (id, created), steps, thresholds, x, cache_as).await;
             }
         };
-        let upstream = steps[0].0;
         self.call(&caller, &req, record, (id, created), upstream, cache_as).await
     }
 
@@ -338,11 +337,15 @@ impl Gateway {
                         let info = info(&record.entry);
                         let total = record.entry.cost_usd;
                         record.finish("ok");
+                        let reply = CachedReply { response: r, served_by: name };
+                        if let (Some(cache), Some((scope, fp))) = (&g.cache, &cache_as) {
+                            cache.insert(scope, fp, None, reply.clone(), &[]).await;
+                        }
                         return Ok(if req.stream {
-                            let hit = CachedReply { response: r, served_by: name };
-                            Reply::Stream { events: one_shot(&id.0, id.1, &hit, req.include_usage), info }
+                            Reply::Stream { events: one_shot(&id.0, id.1, &reply, req.include_usage), info }
                         } else {
-                            Reply::Complete { body: wire::completion(&id.0, id.1, &name, &r), info, cost_usd: total }
+                            let body = wire::completion(&id.0, id.1, &reply.served_by, &reply.response);
+                            Reply::Complete { body, info, cost_usd: total }
                         });
                     }
                     let t = thresholds[k];

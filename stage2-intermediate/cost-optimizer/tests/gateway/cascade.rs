@@ -72,6 +72,17 @@ async fn a_good_cheap_answer_is_accepted_and_a_refusal_escalated() {
     assert_eq!(e.asked, ["cheap-model", "strong-model"]);
     assert!((e.cost_usd - 17.0 * (CHEAP_PRICE + STRONG_PRICE) / 1e6).abs() < 1e-12, "{e:?}");
     assert!(e.cost_usd > e.baseline_usd);
+    // An accepted cheap answer to a deterministic request is cached like any other.
+    let mut body = ask("auto", PROMPT);
+    body["temperature"] = json!(0);
+    rig.cheap.enqueue("/v1/chat/completions", [Reply::chat_text(GOOD)]);
+    assert_eq!(header(&rig.post(None, &body).await, "x-gateway-served-by"), "cheap-model");
+    let again = rig.post(None, &body).await;
+    assert_eq!(
+        (header(&again, "x-gateway-cache"), header(&again, "x-gateway-served-by")),
+        ("hit".into(), "cheap-model".into())
+    );
+    assert_eq!(rig.chats(), (3, 1));
 }
 
 #[tokio::test]
