@@ -90,7 +90,7 @@ impl Keys {
             ));
         };
         let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        // Compare every known hash in full, without stopping at the first difference.
+        // Each comparison reads all 32 bytes (no early exit at the first differing byte).
         let found = self
             .known
             .iter()

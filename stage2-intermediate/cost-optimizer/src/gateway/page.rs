@@ -93,7 +93,10 @@ async fn report(State(site): State<Arc<Site>>) -> Json<Value> {
 /// A task's plot; only the names of tasks in the report are served (no other file can be read).
 async fn plot(State(site): State<Arc<Site>>, Path(file): Path<String>) -> Response {
     let task = file.strip_suffix(".svg").unwrap_or_default();
-    let known = read_report(&site).is_some_and(|ts| ts.iter().any(|t| t["task"] == task));
+    let plain = !task.is_empty()
+        && task.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !task.contains("..");
+    let known = plain && read_report(&site).is_some_and(|ts| ts.iter().any(|t| t["task"] == task));
     if !known {
         return (StatusCode::NOT_FOUND, "no such plot").into_response();
     }
