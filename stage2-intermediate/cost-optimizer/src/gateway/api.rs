@@ -20,7 +20,7 @@ use super::ledger::{KeyTotals, RequestEntry};
 use super::wire::{ChatCompletionRequest, ModelEntry, ModelList};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -100,7 +100,7 @@ async fn chat_completions(
     let started = std::time::Instant::now();
     let caller = gateway.inner.keys.authenticate(&headers)?;
     let req: ChatCompletionRequest = genai_http::parse_json(&headers, body, gateway.config().max_body_bytes)?;
-    let parsed = req.parse()?;
+    let parsed = req.parse(gateway.config().max_output_tokens)?;
     metrics::histogram!("cost_gateway_parse_seconds").record(started.elapsed().as_secs_f64());
     match gateway.chat(caller, parsed).await? {
         Reply::Complete { body, info, cost_usd } => Ok(with_info(Json(body).into_response(), &info, Some(cost_usd))),
@@ -123,9 +123,28 @@ async fn models(State(gateway): State<Gateway>) -> Json<ModelList> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerQuery {
-    /// How many recent requests (default 50, at most 1,000).
+    /// How many recent requests (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+}
+
+/// `?limit=N` read by hand, so a bad value gets the one JSON error shape (422, naming `limit`).
+fn ledger_limit(query: Option<&str>) -> Result<usize, ApiError> {
+    let mut limit = 50;
+    for (k, v) in query.unwrap_or_default().split('&').filter_map(|p| p.split_once('=')) {
+        if k == "limit" {
+            limit = v.parse::<usize>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_limit",
+                    format!("limit {v:?} is not a whole number from 1 to 1000"),
+                    "/limit",
+                )
+            })?;
+        }
+    }
+    Ok(limit)
 }
 
 /// `GET /v1/ledger`.
@@ -149,8 +168,10 @@ pub struct KeyView {
 }
 
 #[utoipa::path(get, path = "/v1/ledger", tag = "spend", params(LedgerQuery),
-    responses((status = 200, body = LedgerView)))]
-async fn ledger(State(gateway): State<Gateway>, Query(q): Query<LedgerQuery>) -> Json<LedgerView> {
+    responses((status = 200, body = LedgerView),
+        (status = 422, description = "`limit` is not a whole number from 1 to 1000", body = ErrorBody)))]
+async fn ledger(State(gateway): State<Gateway>, RawQuery(q): RawQuery) -> Result<Json<LedgerView>, ApiError> {
+    let limit = ledger_limit(q.as_deref())?;
     let g = &gateway.inner;
     let totals = g.ledger.totals();
     let keys = g
@@ -168,11 +189,7 @@ async fn ledger(State(gateway): State<Gateway>, Query(q): Query<LedgerQuery>) ->
             (c.id.clone(), view)
         })
         .collect();
-    Json(LedgerView {
-        recent: g.ledger.recent(q.limit.unwrap_or(50).min(1_000)),
-        keys,
-        prices: g.prices.source.clone(),
-    })
+    Ok(Json(LedgerView { recent: g.ledger.recent(limit), keys, prices: g.prices.source.clone() }))
 }
 
 async fn readyz(State(gateway): State<Gateway>) -> Response {
@@ -191,6 +208,7 @@ async fn metrics() -> impl IntoResponse {
 #[openapi(
     info(title = "genai-roadmap cost gateway", description = "An OpenAI-compatible gateway that routes or cascades each request to the cheapest model likely to answer it well, caches repeats, enforces per-key budgets and records every call's cost against an always-strong baseline."),
     paths(chat_completions, models, ledger),
+    components(schemas(super::wire::MessageSchema, super::wire::MessageRole)),
     tags((name = "openai"), (name = "spend"))
 )]
 pub struct ApiDoc;

@@ -27,6 +27,9 @@ pub struct GatewayConfig {
     pub model_dir: Option<PathBuf>,
     /// Largest request body in bytes (default 1 MiB).
     pub max_body_bytes: usize,
+    /// The most output tokens one call may ask for (default 32,768); a request asking for more
+    /// is a 422. Lower it to bound what any one call can cost.
+    pub max_output_tokens: u32,
     /// Attempts per upstream call, retries included (default 3).
     pub attempts: u32,
     /// Seconds one attempt may take (default 60).
@@ -55,6 +58,7 @@ impl Default for GatewayConfig {
             complexity_threshold: 0.5,
             model_dir: None,
             max_body_bytes: 1 << 20,
+            max_output_tokens: super::wire::MAX_OUTPUT_TOKENS,
             attempts: 3,
             attempt_timeout_secs: 60.0,
             ledger_entries: 1_000,

@@ -198,12 +198,9 @@ impl Gateway {
         let Some(policy) = &g.policy else {
             let route = g.complexity.route(prompt);
             let upstream = if route.tier == genai_llm::route::Tier::Strong { g.strong } else { g.cheap };
-            let reason = format!(
-                "complexity {:.2} vs threshold {:.2}: {}",
-                route.score,
-                route.threshold,
-                route.reasons.join(", ")
-            );
+            let signals =
+                if route.reasons.is_empty() { "no signal of a hard question".into() } else { route.reasons.join(", ") };
+            let reason = format!("complexity {:.2} vs threshold {:.2}: {signals}", route.score, route.threshold);
             return Ok(Decision::One { upstream, policy: "complexity".into(), reason });
         };
         let embedding =

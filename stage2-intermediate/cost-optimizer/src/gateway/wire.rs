@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-/// Largest `max_tokens` accepted: what budgets reserve is bounded by it.
+/// Largest `max_tokens` the gateway accepts by default (`max_output_tokens` lowers it): what a
+/// call's budget hold assumes is bounded by it.
 pub const MAX_OUTPUT_TOKENS: u32 = 32_768;
-/// `max_tokens` when the client gives none (what a call's budget hold assumes).
+/// `max_tokens` when the client gives none (capped by `max_output_tokens`).
 pub const DEFAULT_OUTPUT_TOKENS: u32 = 1_024;
 
 /// `POST /v1/chat/completions`.
@@ -22,21 +23,52 @@ pub const DEFAULT_OUTPUT_TOKENS: u32 = 1_024;
 pub struct ChatCompletionRequest {
     /// `auto` lets the gateway choose (policy, cascade or complexity routing); the name of a
     /// configured upstream sends the request there.
+    #[schema(example = "auto")]
     pub model: String,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<MessageSchema>, min_items = 1)]
     pub messages: Vec<Value>,
     #[serde(default)]
     pub stream: bool,
     #[schema(value_type = Option<Object>)]
     pub stream_options: Option<Value>,
+    #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f64>,
+    /// At most the gateway's `max_output_tokens` (default 32,768).
+    #[schema(minimum = 1, maximum = 32768)]
     pub max_tokens: Option<u32>,
+    #[schema(minimum = 1, maximum = 32768)]
     pub max_completion_tokens: Option<u32>,
+    /// Only 1 is supported.
+    #[schema(minimum = 1, maximum = 1)]
     pub n: Option<u32>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub tools: Option<Vec<Value>>,
     #[schema(value_type = Option<Object>)]
     pub response_format: Option<Value>,
+}
+
+/// One message as OpenAPI describes it (documentation only: messages are parsed by hand, so
+/// each refusal names its field).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MessageSchema {
+    pub role: MessageRole,
+    /// Text, or an array of `{"type": "text", "text": ...}` parts; null when `tool_calls` is set.
+    pub content: Option<String>,
+    /// The id of the tool call a `tool` message answers.
+    pub tool_call_id: Option<String>,
+}
+
+/// Who speaks (`developer` is read as `system`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum MessageRole {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
 }
 
 /// A parsed request: what goes upstream, and how the client wants the answer.
@@ -168,7 +200,8 @@ fn response_format(v: Option<&Value>) -> Result<ResponseFormat, ApiError> {
 
 impl ChatCompletionRequest {
     /// Checks the request and turns it into a [`ChatRequest`]; each refusal names the field.
-    pub fn parse(self) -> Result<Parsed, ApiError> {
+    /// `max_output` is the most output tokens one call may ask for.
+    pub fn parse(self, max_output: u32) -> Result<Parsed, ApiError> {
         if self.model.trim().is_empty() {
             return Err(invalid("invalid_model", "model is empty: use auto or a configured upstream", "/model"));
         }
@@ -181,11 +214,13 @@ impl ChatCompletionRequest {
         if let Some(t) = self.temperature.filter(|t| !(0.0..=2.0).contains(t)) {
             return Err(invalid("invalid_temperature", format!("temperature {t} is outside 0–2"), "/temperature"));
         }
-        let max_tokens = self.max_completion_tokens.or(self.max_tokens).unwrap_or(DEFAULT_OUTPUT_TOKENS);
-        if max_tokens == 0 || max_tokens > MAX_OUTPUT_TOKENS {
+        let max_output = max_output.clamp(1, MAX_OUTPUT_TOKENS);
+        let max_tokens =
+            self.max_completion_tokens.or(self.max_tokens).unwrap_or(DEFAULT_OUTPUT_TOKENS.min(max_output));
+        if max_tokens == 0 || max_tokens > max_output {
             return Err(invalid(
                 "invalid_max_tokens",
-                format!("max_tokens {max_tokens} is outside 1–{MAX_OUTPUT_TOKENS}"),
+                format!("max_tokens {max_tokens} is outside 1–{max_output}"),
                 "/max_tokens",
             ));
         }
@@ -298,7 +333,7 @@ mod tests {
     use super::*;
 
     fn parse(v: Value) -> Result<Parsed, ApiError> {
-        serde_json::from_value::<ChatCompletionRequest>(v).unwrap().parse()
+        serde_json::from_value::<ChatCompletionRequest>(v).unwrap().parse(MAX_OUTPUT_TOKENS)
     }
 
     #[test]
@@ -354,6 +389,19 @@ mod tests {
             assert_eq!(e.at.as_deref(), Some(at), "{body}: {e:?}");
             assert_eq!(e.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         }
+    }
+
+    #[test]
+    fn the_output_cap_bounds_what_a_call_may_ask_for() {
+        let req = |extra: Value| {
+            let mut v = json!({"model": "auto", "messages": [{"role": "user", "content": "x"}]});
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            serde_json::from_value::<ChatCompletionRequest>(v).unwrap()
+        };
+        assert_eq!(req(json!({})).parse(64).unwrap().chat.max_tokens, 64, "the default is capped too");
+        assert_eq!(req(json!({"max_tokens": 64})).parse(64).unwrap().chat.max_tokens, 64);
+        let e = req(json!({"max_tokens": 65})).parse(64).unwrap_err();
+        assert_eq!((e.code, e.at.as_deref()), ("invalid_max_tokens", Some("/max_tokens")));
     }
 
     #[test]

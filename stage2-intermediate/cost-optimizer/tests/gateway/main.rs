@@ -243,6 +243,15 @@ async fn refusals_are_precise_and_cost_nothing() {
         assert_eq!(body["error"]["code"], code, "{body}");
         assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    for bad in ["0", "1001", "-1", "ten"] {
+        let r = rig.client.get(format!("{}/v1/ledger?limit={bad}", rig.url)).send().await.unwrap();
+        assert_eq!(r.status(), 422, "limit={bad}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            (body["error"]["code"].as_str(), body["error"]["at"].as_str()),
+            (Some("invalid_limit"), Some("/limit"))
+        );
+    }
     assert_eq!(rig.chats(), (0, 0));
     let budget = rig.gateway.ledger().totals();
     assert!(budget.get("team-a").is_none_or(|t| t.cost_usd == 0.0));
