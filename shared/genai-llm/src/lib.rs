@@ -27,7 +27,7 @@ pub mod tokens;
 mod types;
 
 pub use error::LlmError;
-pub use openai::{OpenAiConfig, OpenAiModel, Quirks, ServerKind};
+pub use openai::{OpenAiConfig, OpenAiModel, Quirks, ServerKind, openai_message};
 pub use pricing::{Ledger, LedgerEntry, Price, PriceTable, SessionBudget};
 pub use resilience::{FallbackChain, FallbackStep, ResilienceConfig, Resilient};
 pub use structured::{ExtractOptions, Extracted, extract, extract_json, strict_schema};

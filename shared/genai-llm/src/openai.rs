@@ -168,7 +168,7 @@ impl OpenAiModel {
     pub fn request_body(&self, req: &ChatRequest, stream: bool) -> Value {
         let mut body = json!({
             "model": self.model,
-            "messages": req.messages.iter().map(message_json).collect::<Vec<_>>(),
+            "messages": req.messages.iter().map(openai_message).collect::<Vec<_>>(),
         });
         body[self.quirks.max_tokens_field] = json!(req.max_tokens);
         if let Some(t) = req.temperature {
@@ -195,7 +195,8 @@ impl OpenAiModel {
     }
 }
 
-fn message_json(m: &Message) -> Value {
+/// A message in the OpenAI chat format (what requests send; also what a gateway answers with).
+pub fn openai_message(m: &Message) -> Value {
     let role = match m.role {
         Role::System => "system",
         Role::User => "user",

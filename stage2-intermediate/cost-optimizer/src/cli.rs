@@ -175,7 +175,7 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
         r.selected = selected(&r).map(|p| p.name.clone());
         println!("{}", table(&r, task.source));
         if let Some(dir) = &args.save_policy {
-            let path = save_selected(&mut r, &task.train.models, embedder.as_ref(), dir)?;
+            let path = save_selected(&mut r, &task.train, embedder.as_ref(), dir)?;
             println!("saved the selected policy to {}", path.display());
         }
         reports.push(r);
@@ -199,11 +199,11 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the selected policy of `report` to `<dir>/<task>.policy.json` (taking it out of
-/// `report.trained`).
+/// Writes the selected policy of `report`, trained on `train`, to `<dir>/<task>.policy.json`
+/// (taking it out of `report.trained`).
 pub fn save_selected(
     report: &mut TaskReport,
-    models: &[String],
+    train: &Outcomes,
     embedder: &dyn Embedder,
     dir: &Path,
 ) -> anyhow::Result<PathBuf> {
@@ -217,8 +217,8 @@ pub fn save_selected(
         task: report.task.clone(),
         embedder: embedder.model_id().to_owned(),
         dim: embedder.dim(),
-        models: models.to_vec(),
-        price: report.price.clone(),
+        models: train.models.clone(),
+        price: train.relative_price(),
         train_point,
         kind,
     };

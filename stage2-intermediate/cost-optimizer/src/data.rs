@@ -63,6 +63,19 @@ impl Outcomes {
         (0..self.models.len()).map(|m| self.rows.iter().map(|r| col(r)[m]).sum::<f64>() / n).collect()
     }
 
+    /// The best model: the most accurate, the cheaper one on ties.
+    pub fn best_model(&self) -> usize {
+        let (acc, cost) = (self.accuracy(), self.mean_cost());
+        (0..acc.len()).max_by(|&a, &b| acc[a].total_cmp(&acc[b]).then(cost[b].total_cmp(&cost[a]))).unwrap_or(0)
+    }
+
+    /// Each model's mean cost relative to the dearest model's (what routers weigh).
+    pub fn relative_price(&self) -> Vec<f64> {
+        let cost = self.mean_cost();
+        let dearest = cost.iter().copied().fold(f64::MIN_POSITIVE, f64::max);
+        cost.iter().map(|c| c / dearest).collect()
+    }
+
     /// Whether every row has every model's response.
     pub fn has_responses(&self) -> bool {
         !self.rows.is_empty() && self.rows.iter().all(|r| r.responses.iter().all(Option::is_some))

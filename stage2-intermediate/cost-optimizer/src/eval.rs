@@ -111,9 +111,6 @@ pub struct TaskReport {
     /// `--save-policy` writes for the gateway.
     #[serde(skip)]
     pub trained: Vec<PolicyKind>,
-    /// Each model's mean training cost relative to the dearest (the routers' prices).
-    #[serde(skip)]
-    pub price: Vec<f64>,
 }
 
 async fn examples(embedder: &dyn Embedder, o: &Outcomes, label: &str, progress: bool) -> anyhow::Result<Vec<Example>> {
@@ -134,9 +131,8 @@ pub async fn evaluate_task(
     let xs_train = examples(embedder, train, &format!("{} train", train.task), opts.progress).await?;
     let xs_test = examples(embedder, test, &format!("{} test", test.task), opts.progress).await?;
     let (acc, cost) = (train.accuracy(), train.mean_cost());
-    let dearest = cost.iter().copied().fold(f64::MIN_POSITIVE, f64::max);
-    let price: Vec<f64> = cost.iter().map(|c| c / dearest).collect();
-    let best = (0..acc.len()).max_by(|&a, &b| acc[a].total_cmp(&acc[b]).then(cost[b].total_cmp(&cost[a]))).unwrap_or(0);
+    let price = train.relative_price();
+    let best = train.best_model();
     let front = cascade::frontier(&acc, &cost);
     let (test_acc, test_cost) = (test.accuracy(), test.mean_cost());
     let singles: Vec<(f64, f64)> = test_cost.iter().copied().zip(test_acc.iter().copied()).collect();
@@ -186,7 +182,6 @@ pub async fn evaluate_task(
         random_routellm,
         selected: None,
         trained,
-        price: price.clone(),
     })
 }
 

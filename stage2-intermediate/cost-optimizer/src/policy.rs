@@ -142,7 +142,8 @@ impl SavedPolicy {
     }
 
     /// What to do with prompt `x`, using only the models `available` marks (those the gateway
-    /// has an upstream for). `None` when no usable model is available.
+    /// has an upstream for). `None` when no usable model is available (for a cascade: when any
+    /// step of its chain is not).
     pub fn plan(&self, x: &Example, available: &[bool]) -> Option<Plan> {
         let usable = |m: usize| available.get(m).copied().unwrap_or(false);
         let route = |p: Vec<f64>, lambda: f64| {
@@ -154,20 +155,12 @@ impl SavedPolicy {
         match &self.kind {
             PolicyKind::Knn { router, lambda } => route(router.predict(x), *lambda),
             PolicyKind::Boosted { router, lambda } => route(router.predict(x), *lambda),
-            PolicyKind::Cascade { chain, thresholds, .. } => {
-                // A chain step without an upstream is skipped; the last step must exist.
-                let last = *chain.last()?;
-                if !usable(last) {
-                    return None;
-                }
-                let (chain, thresholds): (Vec<usize>, Vec<f64>) = chain
-                    .iter()
-                    .zip(thresholds.iter().chain([&f64::NEG_INFINITY]))
-                    .filter(|(m, _)| usable(**m))
-                    .map(|(&m, &t)| (m, t))
-                    .unzip();
-                Some(Plan::Cascade { thresholds: thresholds[..chain.len() - 1].to_vec(), chain })
-            }
+            // Each step's scorer was trained on the answers of the steps before it: the chain
+            // runs whole or not at all.
+            PolicyKind::Cascade { chain, thresholds, .. } => chain
+                .iter()
+                .all(|&m| usable(m))
+                .then(|| Plan::Cascade { chain: chain.clone(), thresholds: thresholds.clone() }),
         }
     }
 

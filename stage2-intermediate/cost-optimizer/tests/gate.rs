@@ -32,10 +32,9 @@ async fn routed_answers_cost_half_with_no_significant_accuracy_loss() {
     for t in &tasks {
         let mut r = eval::evaluate_task(&embedder, &t.train, &t.test, opts).await.unwrap();
         println!("{}", cli::table(&r, t.source));
-        let (acc, cost) = (t.train.accuracy(), t.train.mean_cost());
-        let best = (0..acc.len()).max_by(|&a, &b| acc[a].total_cmp(&acc[b]).then(cost[b].total_cmp(&cost[a]))).unwrap();
+        let best = t.train.best_model();
         let offline = cli::selected(&r).unwrap().clone();
-        let path = cli::save_selected(&mut r, &t.train.models, &embedder, policies.path()).unwrap();
+        let path = cli::save_selected(&mut r, &t.train, &embedder, policies.path()).unwrap();
         saved.push((t, best, path, offline));
         reports.push(r);
     }

@@ -63,9 +63,8 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         .into_iter()
         .next()
         .context("no such task")?;
-    let (acc, cost) = (task.train.accuracy(), task.train.mean_cost());
-    // The best model as `eval` names it: the most accurate on training data, the cheaper on ties.
-    let best = (0..acc.len()).max_by(|&a, &b| acc[a].total_cmp(&acc[b]).then(cost[b].total_cmp(&cost[a]))).unwrap_or(0);
+    // The best model as `eval` names it: the most accurate on training data.
+    let best = task.train.best_model();
     let started = std::time::Instant::now();
     let r = super::replay::drive(&task.test, best, &args.policy, args.model_dir, args.concurrency).await?;
     let pct = |i: &genai_eval::stats::Interval| {

@@ -266,18 +266,6 @@ fn usage_json(u: &Usage) -> Value {
     json!({"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens, "total_tokens": u.input_tokens + u.output_tokens})
 }
 
-fn message_json(m: &Message) -> Value {
-    let mut v = json!({"role": "assistant", "content": m.content});
-    if !m.tool_calls.is_empty() {
-        v["tool_calls"] = m
-            .tool_calls
-            .iter()
-            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
-            .collect();
-    }
-    v
-}
-
 /// A `chat.completion` object.
 pub fn completion(id: &str, created: u64, model: &str, r: &ChatResponse) -> Value {
     json!({
@@ -285,7 +273,7 @@ pub fn completion(id: &str, created: u64, model: &str, r: &ChatResponse) -> Valu
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "message": message_json(&r.message), "finish_reason": finish(r.finish_reason)}],
+        "choices": [{"index": 0, "message": genai_llm::openai_message(&r.message), "finish_reason": finish(r.finish_reason)}],
         "usage": usage_json(&r.usage),
     })
 }
@@ -301,7 +289,7 @@ pub fn delta_chunk(id: &str, created: u64, model: &str, text: &str, first: bool)
 pub fn final_chunk(id: &str, created: u64, model: &str, r: &ChatResponse) -> Value {
     let mut delta = json!({});
     if !r.message.tool_calls.is_empty() {
-        delta = message_json(&r.message);
+        delta = genai_llm::openai_message(&r.message);
         delta["content"] = Value::Null;
     }
     json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
