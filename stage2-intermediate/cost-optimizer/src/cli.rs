@@ -35,6 +35,33 @@ pub enum Command {
     /// models' recorded answers as upstreams, and score what it returned (an offline end-to-end
     /// check that the live gateway reproduces `eval`).
     Replay(crate::gateway::command::ReplayArgs),
+    /// Measure the cost levers on the project's RAG path (doc-qa's SQuAD-PDF evaluation): a
+    /// context budget after reranking, compression to the best sentences, an exact and semantic
+    /// cache on a stream with re-asks, routing to a cheap model; each alone and all together,
+    /// dollars against the baseline (top-5 chunks, strong model, no cache) with paired quality
+    /// tests.
+    RagLevers(crate::rag::RagArgs),
+}
+
+/// `cost-optimizer rag-levers`: prints the attribution table; `--out` writes rag-levers.json.
+pub async fn rag_levers(args: crate::rag::RagArgs) -> anyhow::Result<()> {
+    let report = crate::rag::run(&args).await?;
+    println!("{}", crate::rag::print(&report));
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("rag-levers.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    if args.gate && !report.meets_goal {
+        eprintln!(
+            "gate failed: all levers together do not save {:.0}% without a significant quality loss",
+            100.0 * args.min_saving
+        );
+        std::process::exit(2);
+    }
+    Ok(())
 }
 
 #[derive(clap::Args)]

@@ -10,5 +10,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Eval(args) => cost_optimizer::cli::eval(args).await,
         Command::Serve(args) => cost_optimizer::gateway::command::run(args).await,
         Command::Replay(args) => cost_optimizer::gateway::command::replay(args).await,
+        Command::RagLevers(args) => cost_optimizer::cli::rag_levers(args).await,
     }
 }

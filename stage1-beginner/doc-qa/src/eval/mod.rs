@@ -82,35 +82,40 @@ fn gold_sentence(context: &str, answer_start_chars: usize) -> String {
 }
 
 impl EvalConfig {
-    pub async fn run(&self) -> anyhow::Result<EvalReport> {
-        use anyhow::Context;
-        let data = squad::load(&self.squad).with_context(|| format!("reading SQuAD file {}", self.squad.display()))?;
+    /// True for the articles that are not ingested (their questions must be refused).
+    pub fn held_out(&self, article: usize) -> bool {
         let every = self.holdout_every.max(2);
-        let held_out = |i: usize| i % every == every - 1;
+        article % every == every - 1
+    }
+
+    /// The configuration the evaluation's library is opened with: one library per embedder and
+    /// protocol (a library built for another hold-out would already contain the articles this
+    /// run must not see), answers computed without refusals (thresholds are applied afterwards).
+    pub fn library_config(&self) -> Config {
         let mut config = self.config.clone();
-        // One library per embedder and protocol: a library built for another hold-out would
-        // already contain the articles this run must not see.
         config.data_dir = self.workdir.join(
             format!(
-                "library-{:?}-{:?}-holdout{every}-chunk{}-{}",
-                config.embedder, self.pipeline, config.chunk_tokens, config.chunk_overlap
+                "library-{:?}-{:?}-holdout{}-chunk{}-{}",
+                config.embedder,
+                self.pipeline,
+                self.holdout_every.max(2),
+                config.chunk_tokens,
+                config.chunk_overlap
             )
             .to_lowercase(),
         );
-        // Answers are computed once without refusals; thresholds are applied afterwards.
-        let semantic = !matches!(config.embedder, crate::EmbedderChoice::Hashing);
-        let base = if semantic { crate::answer::SEMANTIC_WEIGHTS } else { crate::answer::LEXICAL_WEIGHTS };
-        let threshold = self.config.refusal_threshold.unwrap_or(base.threshold);
         config.refusal_threshold = Some(f64::NEG_INFINITY);
         config.answerer = crate::AnswererChoice::Extractive;
-        let qa = DocQa::open(config.clone()).await?;
+        config
+    }
 
-        let started = Instant::now();
+    /// The ingested articles rendered to PDF (written once under `workdir/pdfs`), as uploads.
+    pub fn pdfs(&self, data: &squad::Squad) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         let pdf_dir = self.workdir.join("pdfs");
         std::fs::create_dir_all(&pdf_dir)?;
         let writer = PdfWriter::new();
         let mut files = Vec::new();
-        for (i, a) in data.data.iter().enumerate().filter(|(i, _)| !held_out(*i)) {
+        for (i, a) in data.data.iter().enumerate().filter(|(i, _)| !self.held_out(*i)) {
             let path = pdf_dir.join(format!("{i:02}-{}.pdf", a.title.replace(['/', '\\'], "_")));
             if !path.exists() {
                 let paragraphs: Vec<String> = a.paragraphs.iter().map(|p| p.context.clone()).collect();
@@ -121,6 +126,45 @@ impl EvalConfig {
                 std::fs::read(&path)?,
             ));
         }
+        Ok(files)
+    }
+
+    /// Ingests `files` through the normal path; any file skipped is an error.
+    async fn ingest(&self, qa: &DocQa, files: Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
+        let bar = self.bar(files.len() as u64, "ingesting");
+        let reports = qa.ingest_with(self.pipeline, files, |_| bar.inc(1)).await;
+        bar.finish_and_clear();
+        if let Some(FileReport::Skipped { file, reason, .. }) =
+            reports.iter().find(|r| matches!(r, FileReport::Skipped { .. }))
+        {
+            anyhow::bail!("{file} was not ingested: {reason}");
+        }
+        Ok(())
+    }
+
+    /// The SQuAD file and the evaluation's library with every article but the held-out ones
+    /// ingested (for other evaluations on the same corpus: cost-optimizer's RAG levers).
+    pub async fn open_library(&self) -> anyhow::Result<(squad::Squad, DocQa)> {
+        use anyhow::Context;
+        let data = squad::load(&self.squad).with_context(|| format!("reading SQuAD file {}", self.squad.display()))?;
+        let qa = DocQa::open(self.library_config()).await?;
+        let files = self.pdfs(&data)?;
+        self.ingest(&qa, files).await?;
+        Ok((data, qa))
+    }
+
+    pub async fn run(&self) -> anyhow::Result<EvalReport> {
+        use anyhow::Context;
+        let data = squad::load(&self.squad).with_context(|| format!("reading SQuAD file {}", self.squad.display()))?;
+        let held_out = |i: usize| self.held_out(i);
+        let config = self.library_config();
+        let semantic = !matches!(config.embedder, crate::EmbedderChoice::Hashing);
+        let base = if semantic { crate::answer::SEMANTIC_WEIGHTS } else { crate::answer::LEXICAL_WEIGHTS };
+        let threshold = self.config.refusal_threshold.unwrap_or(base.threshold);
+        let qa = DocQa::open(config.clone()).await?;
+
+        let started = Instant::now();
+        let files = self.pdfs(&data)?;
         // Chunk statistics: tokens per chunk, and whether chunks end where sentences end.
         let chunking = Instant::now();
         let mut token_counts = Vec::new();
@@ -139,14 +183,7 @@ impl EvalConfig {
         let chunk_seconds = chunking.elapsed().as_secs_f64();
         let chunk_tokens_mean = token_counts.iter().sum::<f64>() / token_counts.len().max(1) as f64;
         let chunks_ending_a_sentence = sentence_ends as f64 / token_counts.len().max(1) as f64;
-        let bar = self.bar(files.len() as u64, "ingesting");
-        let reports = qa.ingest_with(self.pipeline, files, |_| bar.inc(1)).await;
-        bar.finish_and_clear();
-        if let Some(FileReport::Skipped { file, reason, .. }) =
-            reports.iter().find(|r| matches!(r, FileReport::Skipped { .. }))
-        {
-            anyhow::bail!("{file} was not ingested: {reason}");
-        }
+        self.ingest(&qa, files).await?;
         let ingest_seconds = started.elapsed().as_secs_f64();
         let docs = qa.documents();
 

@@ -7,6 +7,7 @@
 //! | `GET /api/status` | whether a gateway runs here, its upstreams and policy, or why not |
 //! | `GET /api/report` | each task's shipped policy, saving and accuracy change (from `eval --out`'s `report.json`) |
 //! | `GET /report/{task}.svg` | that task's quality–cost plot |
+//! | `GET /api/levers` | the RAG levers' attribution table (from `rag-levers --out`'s `rag-levers.json`) |
 //! | the gateway's routes | `/v1/chat/completions`, `/v1/ledger`, ... when upstreams are configured |
 
 use super::Gateway;
@@ -37,6 +38,7 @@ pub fn router(site: Site) -> Router {
         .route("/api/status", get(status))
         .route("/api/report", get(report))
         .route("/report/{file}", get(plot))
+        .route("/api/levers", get(levers))
         .with_state(Arc::new(site));
     match gateway {
         Some(g) => pages.merge(super::router(g)),
@@ -64,6 +66,15 @@ async fn status(State(site): State<Arc<Site>>) -> Json<Value> {
 fn read_report(site: &Site) -> Option<Vec<Value>> {
     let text = std::fs::read_to_string(site.report_dir.join("report.json")).ok()?;
     serde_json::from_str::<Vec<Value>>(&text).ok()
+}
+
+/// The RAG levers' report as `rag-levers` wrote it, or where the page looked.
+async fn levers(State(site): State<Arc<Site>>) -> Json<Value> {
+    let path = site.report_dir.join("rag-levers.json");
+    match std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
+        Some(report) => Json(json!({"found": true, "report": report})),
+        None => Json(json!({"found": false, "dir": site.report_dir.display().to_string()})),
+    }
 }
 
 /// The summary the page shows per task: the shipped policy's saving and accuracy change.

@@ -22,6 +22,16 @@ fn report_dir() -> tempfile::TempDir {
         ]
     }]);
     std::fs::write(dir.path().join("report.json"), report.to_string()).unwrap();
+    let paired = |d: f64, p: f64| json!({"difference": d, "low": d - 0.01, "high": d + 0.01, "p_value": p, "n": 100});
+    let arm = |name: &str, dollars: f64, saving: f64, delta: f64, p: f64| {
+        json!({"arm": name, "dollars_per_query": interval(dollars), "saving": interval(saving), "containment": interval(0.8),
+               "containment_vs_baseline": paired(delta, p), "exact_hits": 3, "semantic_hits": 1, "wrong_hits": 0})
+    };
+    let levers = json!({"squad": "squad.json", "readers": "offline extractive readers", "strong_model": "gpt-4o",
+        "cheap_model": "gpt-4o-mini", "stream_entries": 140, "first_asks": 100, "repeats": 20, "reworded": 20,
+        "meets_goal": false, "min_saving": 0.5,
+        "arms": [arm("baseline", 0.0068, 0.0, 0.0, 1.0), arm("compression", 0.0029, 0.58, -0.04, 0.001)]});
+    std::fs::write(dir.path().join("rag-levers.json"), levers.to_string()).unwrap();
     std::fs::write(dir.path().join("demo.svg"), r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>"#)
         .unwrap();
     dir
@@ -54,6 +64,11 @@ async fn without_upstreams_the_page_shows_the_evaluation_and_says_what_the_gatew
     assert_eq!(report["tasks"][0]["policy"], "cascade");
     assert_eq!(report["tasks"][0]["saving"]["mean"], 0.6);
     assert_eq!(get("/report/demo.svg").await.unwrap().headers()["content-type"], "image/svg+xml");
+    let levers: Value = get("/api/levers").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (levers["found"].clone(), levers["report"]["arms"][1]["arm"].clone()),
+        (json!(true), json!("compression"))
+    );
     for other in ["/report/report.json", "/report/..%2Freport.svg", "/report/nope.svg"] {
         assert_eq!(get(other).await.unwrap().status(), 404, "{other}");
     }
@@ -75,6 +90,13 @@ async fn the_page_shows_savings_sends_a_prompt_and_adds_it_to_live_spend() {
     .await;
     assert!(row.contains("cheap-model → strong-model") && row.contains("60.0% [55.0, 65.0]"), "{row}");
     assert!(client.find(Locator::Css("img.plot")).await.is_ok(), "the plot is shown");
+    let lever = wait_for("the lever table", || async {
+        client.find(Locator::Css("#lever-table tbody tr:nth-child(2)")).await.ok()?.text().await.ok()
+    })
+    .await;
+    assert!(lever.starts_with("compression 2.90 58.0% [53.0, 63.0]") && lever.contains("-4.0 pts"), "{lever}");
+    let flagged = client.find(Locator::Css("#lever-table tbody tr:nth-child(2) td.error")).await;
+    assert!(flagged.is_ok(), "a significant quality loss is shown as such");
     let q = wait_for("the prompt form", || async {
         let f = client.find(Locator::Id("form")).await.ok()?;
         (f.attr("hidden").await.ok()?.is_none()).then_some(())?;
