@@ -111,29 +111,45 @@ async fn redis_killed_under_load_means_bypass_with_no_failed_query() {
     assert!(ready, "the private redis-server did not come up");
     ingest(&client, &s.base, &corpus()).await;
     let questions = ["When are passwords rotated?", "How often is the coolant pump inspected?", "Who books travel?"];
-    // Load from 8 concurrent clients; Redis is killed while they run.
+    // Load from 8 concurrent clients; Redis is killed while they run. The kill is tied to the load,
+    // not to a clock: it happens once 100 queries are answered, and every client keeps asking
+    // until it has made 60 queries and 10 more after the kill (a fixed sleep raced a fast load).
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let killed = Arc::new(AtomicBool::new(false));
     let load = |round: usize| {
         let (client, base) = (client.clone(), s.base.clone());
+        let (answered, killed) = (answered.clone(), killed.clone());
         async move {
             let mut outcomes = Vec::new();
-            for i in 0..60 {
+            let mut after_kill = 0;
+            let mut i = 0;
+            while i < 60 || after_kill < 10 {
+                let was_killed = killed.load(Ordering::SeqCst);
                 let q = questions[(i + round) % questions.len()];
                 let (status, r) = ask(&client, &base, json!({"query": q})).await;
                 assert_eq!(status, 200, "{r}");
                 outcomes.push(r["trace"]["cache"].as_str().unwrap().to_owned());
+                answered.fetch_add(1, Ordering::SeqCst);
+                after_kill += usize::from(was_killed);
+                i += 1;
             }
             outcomes
         }
     };
     let clients: Vec<_> = (0..8).map(|r| tokio::spawn(load(r))).collect();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    while answered.load(Ordering::SeqCst) < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
     redis.kill().unwrap();
     redis.wait().unwrap();
+    killed.store(true, Ordering::SeqCst);
     let mut outcomes = Vec::new();
     for c in clients {
         outcomes.extend(c.await.unwrap());
     }
-    assert_eq!(outcomes.len(), 480, "every query answered");
+    assert!(outcomes.len() >= 8 * 70, "every query answered: {}", outcomes.len());
     // The kill happened under load: queries were served by the cache before it and bypassed it after.
     assert!(outcomes.iter().any(|o| o == "exact"), "{outcomes:?}");
     assert!(outcomes.iter().any(|o| o == "bypassed"), "{outcomes:?}");
