@@ -114,8 +114,8 @@ async fn redis_killed_under_load_means_bypass_with_no_failed_query() {
     // Load from 8 concurrent clients; Redis is killed while they run. The kill is tied to the load,
     // not to a clock: it happens once 100 queries are answered, and every client keeps asking
     // until it has made 60 queries and 10 more after the kill (a fixed sleep raced a fast load).
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let answered = Arc::new(AtomicUsize::new(0));
     let killed = Arc::new(AtomicBool::new(false));
     let load = |round: usize| {
