@@ -14,6 +14,8 @@ pub enum Step {
     Text(String),
     /// Fail with this error.
     Fail(LlmError),
+    /// Call these tools: `(id, name, arguments text)`; arguments may be malformed on purpose.
+    Tools(Vec<(String, String, String)>),
     /// Wait (on tokio's clock), then the inner step.
     After(Duration, Box<Step>),
 }
@@ -47,6 +49,18 @@ impl ScriptedModel {
                     step = *inner;
                 }
                 Step::Fail(e) => return Err(e),
+                Step::Tools(calls) => {
+                    let calls = calls
+                        .into_iter()
+                        .map(|(id, name, arguments)| genai_llm::ToolCall { id, name, arguments })
+                        .collect();
+                    return Ok(ChatResponse {
+                        message: Message::tool_calls(calls),
+                        finish_reason: FinishReason::ToolCalls,
+                        usage: Usage { input_tokens: 12, cached_input_tokens: 0, output_tokens: 5, counted: false },
+                        model: self.name.clone(),
+                    });
+                }
                 Step::Text(t) => {
                     return Ok(ChatResponse {
                         message: Message::assistant(t),
