@@ -130,7 +130,8 @@ impl Ctx {
     }
 
     async fn record(&self, key: String, name: &str, output: Value, spend: Spend) -> Result<(), StepError> {
-        let event = Event::Call { step: self.shared.step, key: key.clone(), name: name.into(), output: output.clone(), spend };
+        let event =
+            Event::Call { step: self.shared.step, key: key.clone(), name: name.into(), output: output.clone(), spend };
         self.shared.appender.append(event).await?;
         self.shared.records.lock().unwrap_or_else(|p| p.into_inner()).calls.insert(key, (name.into(), output));
         Ok(())
@@ -208,7 +209,8 @@ impl Ctx {
         let started = std::time::Instant::now();
         let response = model.chat(req).await.map_err(|e| StepError::from_llm(&e))?;
         let usd = self.shared.prices.cost(model.name(), &response.usage);
-        let spend = Spend { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens, usd };
+        let spend =
+            Spend { input_tokens: response.usage.input_tokens, output_tokens: response.usage.output_tokens, usd };
         self.shared.meter.add(spend);
         self.shared.ledger.record(LedgerEntry {
             model: model.name().into(),

@@ -77,13 +77,19 @@ type Migration = Arc<dyn Fn(Value) -> Result<Value, String> + Send + Sync>;
 pub(crate) enum Edge<S> {
     To(String),
     /// Conditional: `choose` names one of `targets`.
-    Branch { targets: Vec<String>, choose: Choose<S> },
+    Branch {
+        targets: Vec<String>,
+        choose: Choose<S>,
+    },
 }
 
 pub(crate) enum Kind<S> {
     One(Arc<dyn Node<S>>),
     /// Branches run concurrently on copies of the state; `merge` folds their states into it.
-    FanOut { branches: Vec<(String, Arc<dyn Node<S>>)>, merge: Merge<S> },
+    FanOut {
+        branches: Vec<(String, Arc<dyn Node<S>>)>,
+        merge: Merge<S>,
+    },
 }
 
 pub(crate) struct Entry<S> {
@@ -158,9 +164,11 @@ impl<S: 'static> Graph<S> {
         for (from, e) in &self.nodes {
             match &e.edge {
                 Some(Edge::To(to)) => edges.push(SpecEdge { from: from.clone(), to: to.clone(), conditional: false }),
-                Some(Edge::Branch { targets, .. }) => edges.extend(
-                    targets.iter().map(|to| SpecEdge { from: from.clone(), to: to.clone(), conditional: true }),
-                ),
+                Some(Edge::Branch { targets, .. }) => edges.extend(targets.iter().map(|to| SpecEdge {
+                    from: from.clone(),
+                    to: to.clone(),
+                    conditional: true,
+                })),
                 None => {}
             }
         }

@@ -35,8 +35,14 @@ impl Default for RunLimits {
 pub enum Outcome<S> {
     Finished(S),
     /// Waiting for a human's answer to `request`.
-    Parked { key: String, request: Value },
-    Failed { error: String, class: ErrorClass },
+    Parked {
+        key: String,
+        request: Value,
+    },
+    Failed {
+        error: String,
+        class: ErrorClass,
+    },
 }
 
 /// One checkpoint of a run: the state after a step (time travel forks from one).
@@ -98,7 +104,9 @@ impl View {
                 Event::EffectIntent { step, key, idempotency_key, .. } if now(step) => {
                     v.records.intents.insert(key.clone(), idempotency_key.clone());
                 }
-                Event::Interrupted { step, key, request } if now(step) => v.pending = Some((key.clone(), request.clone())),
+                Event::Interrupted { step, key, request } if now(step) => {
+                    v.pending = Some((key.clone(), request.clone()))
+                }
                 Event::Resumed { step, key, response } if now(step) => {
                     v.records.answers.insert(key.clone(), response.clone());
                     v.pending = None;
@@ -110,7 +118,9 @@ impl View {
                 | Event::EffectIntent { .. }
                 | Event::Interrupted { .. }
                 | Event::Resumed { .. }
-                | Event::StepFailed { .. } => return Err(malformed("an event names a step other than the current one")),
+                | Event::StepFailed { .. } => {
+                    return Err(malformed("an event names a step other than the current one"));
+                }
                 Event::StepStarted { .. } | Event::Compensated { .. } => {}
             }
         }
@@ -163,7 +173,8 @@ where
     pub async fn start(&self, id: Option<String>, input: &S) -> Result<String, RuntimeError> {
         let id = id.unwrap_or_else(new_id);
         let state = serde_json::to_value(input).map_err(|source| RuntimeError::State { run: id.clone(), source })?;
-        let first = Event::Started { workflow: self.graph.name.clone(), version: self.graph.version, state, forked_from: None };
+        let first =
+            Event::Started { workflow: self.graph.name.clone(), version: self.graph.version, state, forked_from: None };
         self.journal.create(&id, &self.graph.name, &[first]).await?;
         Ok(id)
     }
@@ -412,7 +423,12 @@ async fn run_kind<S: Clone + Send + Sync>(kind: &Kind<S>, state: &mut S, ctx: &C
     }
 }
 
-async fn compensate_kind<S: Send + Sync>(kind: &Kind<S>, state: &S, ctx: &Ctx, error: &StepError) -> Result<(), StepError> {
+async fn compensate_kind<S: Send + Sync>(
+    kind: &Kind<S>,
+    state: &S,
+    ctx: &Ctx,
+    error: &StepError,
+) -> Result<(), StepError> {
     match kind {
         Kind::One(node) => node.compensate(state, ctx, error).await,
         Kind::FanOut { branches, .. } => {

@@ -64,7 +64,10 @@ pub async fn suite(journal: Arc<dyn Journal>) {
     let parked = Event::Interrupted { step: 0, key: "0:approve".into(), request: json!({"action": "publish"}) };
     journal.append(&b, 1, &parked).await.unwrap();
     assert_eq!(journal.run(&b).await.unwrap().status, RunStatus::Parked);
-    journal.append(&b, 2, &Event::Resumed { step: 0, key: "0:approve".into(), response: json!("approve") }).await.unwrap();
+    journal
+        .append(&b, 2, &Event::Resumed { step: 0, key: "0:approve".into(), response: json!("approve") })
+        .await
+        .unwrap();
     assert_eq!(journal.run(&b).await.unwrap().status, RunStatus::Running);
     journal.append(&b, 3, &call(0, 1)).await.unwrap();
     assert_eq!(journal.run(&b).await.unwrap().status, RunStatus::Running, "a call does not change the status");

@@ -4,8 +4,8 @@
 use super::{Journal, JournalError, RunInfo, decode, encode, is_unique_violation, now_ms};
 use crate::event::{Event, RunStatus};
 use async_trait::async_trait;
-use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
 
 const SCHEMA: &[&str] = &[
@@ -35,7 +35,10 @@ impl PostgresJournal {
         let mut tx = pool.begin().await.map_err(JournalError::Unavailable)?;
         // Concurrent `CREATE TABLE IF NOT EXISTS` can still collide in PostgreSQL's catalog: an
         // advisory lock serialises the schema setup of workers starting together.
-        sqlx::query("SELECT pg_advisory_xact_lock(724201)").execute(&mut *tx).await.map_err(JournalError::Unavailable)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(724201)")
+            .execute(&mut *tx)
+            .await
+            .map_err(JournalError::Unavailable)?;
         for statement in SCHEMA {
             sqlx::query(*statement).execute(&mut *tx).await.map_err(JournalError::Unavailable)?;
         }
@@ -65,7 +68,11 @@ impl Journal for PostgresJournal {
         let now = now_ms();
         let status = first.iter().rev().find_map(Event::status).unwrap_or(RunStatus::Running);
         let conflict = |e: sqlx::Error| {
-            if is_unique_violation(&e) { JournalError::Conflict { run: id.into(), seq: 0 } } else { JournalError::Unavailable(e) }
+            if is_unique_violation(&e) {
+                JournalError::Conflict { run: id.into(), seq: 0 }
+            } else {
+                JournalError::Unavailable(e)
+            }
         };
         let mut tx = self.pool.begin().await.map_err(JournalError::Unavailable)?;
         sqlx::query(
@@ -130,7 +137,11 @@ impl Journal for PostgresJournal {
             .execute(&mut *tx)
             .await
             .map_err(|e| {
-                if is_unique_violation(&e) { JournalError::Conflict { run: id.into(), seq } } else { JournalError::Unavailable(e) }
+                if is_unique_violation(&e) {
+                    JournalError::Conflict { run: id.into(), seq }
+                } else {
+                    JournalError::Unavailable(e)
+                }
             })?;
         tx.commit().await.map_err(JournalError::Unavailable)
     }

@@ -34,8 +34,11 @@ impl SqliteJournal {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool =
-            SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(JournalError::Unavailable)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(JournalError::Unavailable)?;
         for statement in SCHEMA {
             sqlx::query(*statement).execute(&pool).await.map_err(JournalError::Unavailable)?;
         }
@@ -64,20 +67,26 @@ impl Journal for SqliteJournal {
         let now = now_ms();
         let status = first.iter().rev().find_map(Event::status).unwrap_or(RunStatus::Running);
         let conflict = |e: sqlx::Error| {
-            if is_unique_violation(&e) { JournalError::Conflict { run: id.into(), seq: 0 } } else { JournalError::Unavailable(e) }
+            if is_unique_violation(&e) {
+                JournalError::Conflict { run: id.into(), seq: 0 }
+            } else {
+                JournalError::Unavailable(e)
+            }
         };
         // BEGIN IMMEDIATE takes the write lock up front, so two creators never deadlock upgrading.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(JournalError::Unavailable)?;
-        sqlx::query("INSERT INTO agent_runs (id, workflow, status, events, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(workflow)
-            .bind(status.as_str())
-            .bind(first.len() as i64)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict)?;
+        sqlx::query(
+            "INSERT INTO agent_runs (id, workflow, status, events, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(workflow)
+        .bind(status.as_str())
+        .bind(first.len() as i64)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict)?;
         for (seq, e) in first.iter().enumerate() {
             sqlx::query("INSERT INTO agent_events (run_id, seq, kind, body, at_ms) VALUES (?, ?, ?, ?, ?)")
                 .bind(id)
@@ -127,7 +136,11 @@ impl Journal for SqliteJournal {
             .execute(&mut *tx)
             .await
             .map_err(|e| {
-                if is_unique_violation(&e) { JournalError::Conflict { run: id.into(), seq } } else { JournalError::Unavailable(e) }
+                if is_unique_violation(&e) {
+                    JournalError::Conflict { run: id.into(), seq }
+                } else {
+                    JournalError::Unavailable(e)
+                }
             })?;
         tx.commit().await.map_err(JournalError::Unavailable)
     }

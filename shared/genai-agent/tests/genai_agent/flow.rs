@@ -91,9 +91,13 @@ pub fn graph(sink: Arc<Sink>) -> Graph<State> {
         .node("approve", Approve)
         .node("publish", Publish(sink))
         .branch("work", &["work", "approve"], |s: &State| if s.n < 3 { "work".into() } else { "approve".into() })
-        .branch("approve", &["publish", END], |s: &State| {
-            if s.approved == Some(true) { "publish".into() } else { END.into() }
-        })
+        .branch(
+            "approve",
+            &["publish", END],
+            |s: &State| {
+                if s.approved == Some(true) { "publish".into() } else { END.into() }
+            },
+        )
         .edge("publish", END)
         .build()
         .expect("a valid graph")

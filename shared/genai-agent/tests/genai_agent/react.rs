@@ -48,10 +48,15 @@ impl Node<S> for Agent {
 fn runtime(model: Arc<ScriptedModel>, adds: Arc<AtomicU32>, journal: Arc<dyn genai_agent::Journal>) -> Runtime<S> {
     let agent = ReactAgent { model, system: "Use the tools.".into(), tools: vec![Arc::new(Add(adds))], max_turns: 5 };
     let policy = StepPolicy {
-        retry: genai_core::backoff::Backoff { max_attempts: 3, base: std::time::Duration::from_millis(1), ..Default::default() },
+        retry: genai_core::backoff::Backoff {
+            max_attempts: 3,
+            base: std::time::Duration::from_millis(1),
+            ..Default::default()
+        },
         ..StepPolicy::default()
     };
-    let graph = Graph::builder("react", 1, "agent").node("agent", Agent(agent)).edge("agent", END).policy("agent", policy);
+    let graph =
+        Graph::builder("react", 1, "agent").node("agent", Agent(agent)).edge("agent", END).policy("agent", policy);
     Runtime::new(Arc::new(graph.build().unwrap()), journal, RunLimits::default())
 }
 
@@ -111,14 +116,22 @@ async fn the_run_budget_in_dollars_stops_the_agent_and_counts_every_attempt() {
     let journal = crate::flow::sqlite(dir.path()).await;
     let calls = (0..10).map(|i| Step::Tools(vec![(format!("c{i}"), "add".into(), r#"{"a":1,"b":1}"#.into())]));
     let model = Arc::new(ScriptedModel::new("gpt-4o-mini", calls));
-    let agent = ReactAgent { model: model.clone(), system: "s".into(), tools: vec![Arc::new(Add(Arc::default()))], max_turns: 50 };
+    let agent = ReactAgent {
+        model: model.clone(),
+        system: "s".into(),
+        tools: vec![Arc::new(Add(Arc::default()))],
+        max_turns: 50,
+    };
     let graph = Graph::builder("react", 1, "agent").node("agent", Agent(agent)).edge("agent", END).build().unwrap();
     // 12 input + 5 output tokens per turn; a cap of 40 tokens allows three turns.
     let limits = RunLimits { max_tokens: Some(40), ..RunLimits::default() };
     let rt = Runtime::new(Arc::new(graph), journal, limits);
     let id = rt.start(None, &S::default()).await.unwrap();
     let out = rt.drive(&id).await.unwrap();
-    assert!(matches!(&out, Outcome::Failed { class: genai_core::ErrorClass::Budget, error } if error.contains("tokens")), "{out:?}");
+    assert!(
+        matches!(&out, Outcome::Failed { class: genai_core::ErrorClass::Budget, error } if error.contains("tokens")),
+        "{out:?}"
+    );
     assert_eq!(model.requests().len(), 3);
     assert_eq!(rt.ledger().calls(), 3, "each model call is on the run's genai-llm ledger");
 }

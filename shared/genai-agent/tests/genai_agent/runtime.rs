@@ -16,10 +16,7 @@ async fn a_run_parks_for_approval_survives_a_restart_and_publishes_once() {
         let rt = flow::runtime(flow::sqlite(dir.path()).await, sink.clone());
         let id = rt.start(Some("run-1".into()), &State::default()).await.unwrap();
         let parked = rt.drive(&id).await.unwrap();
-        assert_eq!(
-            parked,
-            Outcome::Parked { key: "0".into(), request: json!({"approve": "publish", "n": 3}) }
-        );
+        assert_eq!(parked, Outcome::Parked { key: "0".into(), request: json!({"approve": "publish", "n": 3}) });
         assert_eq!(rt.journal().run(&id).await.unwrap().status, RunStatus::Parked);
         id
     };
@@ -133,10 +130,13 @@ async fn a_step_that_fails_for_good_is_compensated_then_falls_back() {
     let live = Arc::new(AtomicU32::new(0));
     let graph = Graph::builder("saga", 1, "post")
         .node("post", PublishThenFail(live.clone()))
-        .node("manual", FnNode(|s: &mut State| {
-            s.log.push("handed to a person".into());
-            Ok(())
-        }))
+        .node(
+            "manual",
+            FnNode(|s: &mut State| {
+                s.log.push("handed to a person".into());
+                Ok(())
+            }),
+        )
         .edge("post", END)
         .edge("manual", END)
         .policy("post", StepPolicy { fallback: Some("manual".into()), ..fast_retries(3) })
@@ -183,10 +183,13 @@ async fn a_step_that_hangs_times_out_and_the_run_fails_with_the_reason() {
 async fn a_loop_is_stopped_by_the_step_limit() {
     let dir = tempfile::tempdir().unwrap();
     let graph = Graph::builder("forever", 1, "spin")
-        .node("spin", FnNode(|s: &mut State| {
-            s.n += 1;
-            Ok(())
-        }))
+        .node(
+            "spin",
+            FnNode(|s: &mut State| {
+                s.n += 1;
+                Ok(())
+            }),
+        )
         .branch("spin", &["spin"], |_| "spin".into())
         .build()
         .unwrap();
