@@ -102,6 +102,8 @@ pub struct AppState {
     pub rag: Option<production_rag::Rag>,
     /// The cost-optimised pipeline's page and gateway, mounted at `/cost` when present.
     pub cost: Option<cost_optimizer::gateway::page::Site>,
+    /// The multi-agent workflow, mounted at `/agents` when present.
+    pub agents: Option<agent_workflow::Service>,
 }
 
 impl Default for AppState {
@@ -113,6 +115,7 @@ impl Default for AppState {
             extraction: None,
             rag: None,
             cost: None,
+            agents: None,
         }
     }
 }
@@ -153,6 +156,13 @@ impl AppState {
         self
     }
 
+    /// The state with the multi-agent workflow mounted.
+    pub fn with_agents(mut self, service: agent_workflow::Service) -> Self {
+        self.mounted("agent-workflow", "/agents");
+        self.agents = Some(service);
+        self
+    }
+
     fn mounted(&mut self, crate_name: &str, path: &'static str) {
         let mut list = self.milestones.as_ref().clone();
         if let Some(m) = list.iter_mut().find(|m| m.crate_name == crate_name) {
@@ -184,6 +194,9 @@ pub fn router(state: AppState) -> Router {
     }
     if let Some(site) = state.cost {
         app = app.nest("/cost", cost_optimizer::gateway::page::router(site));
+    }
+    if let Some(service) = state.agents {
+        app = app.nest("/agents", agent_workflow::router(service));
     }
     app
 }
@@ -241,6 +254,20 @@ pub fn open_cost() -> anyhow::Result<cost_optimizer::gateway::page::Site> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Opens the multi-agent workflow over its demo corpus (written to `data/agents/demo`), with its
+/// journal in `data/agents/runs.db` (or PostgreSQL when `DATABASE_URL` is set) and reports
+/// published to `data/agents/reports`. Runs a previous showcase left mid-way are driven again.
+pub async fn open_agents() -> anyhow::Result<agent_workflow::Service> {
+    let dir =
+        std::path::PathBuf::from(std::env::var("AGENT_WORKFLOW_DATA_DIR").unwrap_or_else(|_| "data/agents".into()));
+    let corpus = agent_workflow::service::write_demo_corpus(&dir.join("demo"))?;
+    let journal: Arc<dyn genai_agent::Journal> = match std::env::var("DATABASE_URL") {
+        Ok(url) => Arc::new(genai_agent::PostgresJournal::connect(&url).await?),
+        Err(_) => Arc::new(genai_agent::SqliteJournal::open(&dir.join("runs.db")).await?),
+    };
+    agent_workflow::Service::open(journal, &corpus, Some(dir.join("reports"))).await
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

@@ -2,7 +2,8 @@
 //! (default 127.0.0.1:8080), `RUST_LOG`, `LOG_FORMAT=json`; each milestone reads its own
 //! settings (document Q&A: `doc-qa.toml`, `DOC_QA_*`; chatbot: `chatbot.toml`, `CHATBOT_DATA_DIR`;
 //! extraction: `extraction-api.toml`, `EXTRACT_*`; production RAG: `production-rag.toml`,
-//! `PRODUCTION_RAG_*`; the cost gateway: `cost-gateway.toml`, `COST_GATEWAY_*`).
+//! `PRODUCTION_RAG_*`; the cost gateway: `cost-gateway.toml`, `COST_GATEWAY_*`; the agent workflow:
+//! `AGENT_WORKFLOW_DATA_DIR`, `DATABASE_URL` for a PostgreSQL journal).
 
 use anyhow::Context;
 use clap::Parser;
@@ -31,7 +32,8 @@ async fn main() -> anyhow::Result<()> {
         .with_chatbot(genai_roadmap::open_chatbot().await?)
         .with_extraction(genai_roadmap::open_extraction().await?)
         .with_rag(genai_roadmap::open_rag().await?)
-        .with_cost(genai_roadmap::open_cost()?);
+        .with_cost(genai_roadmap::open_cost()?)
+        .with_agents(genai_roadmap::open_agents().await?);
     tracing::info!(addr = %listener.local_addr()?, "showcase listening; open http://{}/", listener.local_addr()?);
     genai_roadmap::serve(listener, state, genai_http::shutdown_signal()).await?;
     tokio::task::spawn_blocking(genai_telemetry::otel::shutdown).await?;

@@ -164,3 +164,36 @@ async fn production_rag_is_mounted_at_rag_and_answers_from_the_demo_corpus() {
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn the_agent_workflow_is_mounted_at_agents_and_runs_the_demo_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = agent_workflow::service::write_demo_corpus(&dir.path().join("demo")).unwrap();
+    let journal = std::sync::Arc::new(genai_agent::SqliteJournal::open(&dir.path().join("runs.db")).await.unwrap());
+    let service = agent_workflow::Service::open(journal, &corpus, None).await.unwrap();
+    let (base, stop, handle) = start(AppState::default().with_agents(service)).await;
+    let landing = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(landing.contains(r#"<a href="/agents">open</a>"#), "{landing}");
+    let page = reqwest::get(format!("{base}/agents")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Multi-agent workflow"));
+    let http = reqwest::Client::new();
+    let started: serde_json::Value = http
+        .post(format!("{base}/agents/api/runs"))
+        .json(&serde_json::json!({"question": "Who was born first, Ada Lovelace or Grace Hopper?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["id"].as_str().unwrap();
+    let view = genai_testkit::browser::wait_for("the run to finish", || async {
+        let v: serde_json::Value =
+            reqwest::get(format!("{base}/agents/api/runs/{id}")).await.ok()?.json().await.ok()?;
+        (v["status"] == "finished").then_some(v)
+    })
+    .await;
+    assert_eq!(view["state"]["draft"]["answer"], "Ada Lovelace");
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+}

@@ -15,13 +15,15 @@
 //! - Side effects go through [`Ctx::effect`] with an idempotency key: at most once.
 //! - [`Ctx::interrupt`] parks a run durably for a human; [`Runtime::resume`] answers it.
 //! - [`Runtime::fork`] starts a new run from any checkpoint (time travel).
-//! - [`react`] is a ReAct agent loop on top (tool calling through genai-llm, step cap).
+//! - [`react`] is a ReAct agent loop on top (tool calling through genai-llm, step cap);
+//!   [`patterns`] adds plan-and-execute and a supervisor that hands off to specialists.
 
 mod ctx;
 mod error;
 pub mod event;
 mod graph;
 pub mod journal;
+pub mod patterns;
 pub mod react;
 mod runtime;
 

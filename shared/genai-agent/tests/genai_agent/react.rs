@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-struct Add(Arc<AtomicU32>);
+pub(crate) struct Add(pub(crate) Arc<AtomicU32>);
 
 #[async_trait]
 impl Tool for Add {

@@ -1,0 +1,58 @@
+//! The analyst: settles comparisons with tools instead of guessing. It reads a year (or a
+//! number) for each side from that side's passage, then asks the calculator for the difference
+//! and records the verdict as a fact the writer uses. Every tool call is journaled.
+
+use crate::corpus::Passage;
+use crate::state::{Compare, Fact, Kind, Research};
+use crate::tools::calculate;
+use async_trait::async_trait;
+use genai_agent::{Ctx, Node, StepError};
+use regex::Regex;
+use std::sync::LazyLock;
+
+static YEAR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(1[0-9]{3}|20[0-9]{2})\b").expect("valid regex"));
+static NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\b").expect("valid regex"));
+
+pub struct Analyst;
+
+#[async_trait]
+impl Node<Research> for Analyst {
+    async fn run(&self, s: &mut Research, ctx: &Ctx) -> Result<(), StepError> {
+        let Some(plan) = s.plan.clone().filter(|p| p.kind == Kind::Comparison && p.entities.len() == 2) else {
+            return Ok(());
+        };
+        let Some(dir) = plan.compare else { return Ok(()) };
+        let value = |entity: &str| -> Option<f64> {
+            let p = side(&s.evidence, entity)?;
+            let re = if matches!(dir, Compare::Earlier | Compare::Later) { &*YEAR } else { &*NUMBER };
+            re.captures(&p.text)?.get(1)?.as_str().replace(',', "").parse().ok()
+        };
+        let (Some(a), Some(b)) = (value(&plan.entities[0]), value(&plan.entities[1])) else { return Ok(()) };
+        let expr = format!("{a} - {b}");
+        let diff: f64 =
+            ctx.call("tool:calculator", || async move { calculate(&expr).map_err(StepError::Permanent) }).await?;
+        s.facts.push(Fact { tool: "calculator".into(), input: format!("{a} - {b}"), output: diff.to_string() });
+        let first_wins = match dir {
+            Compare::Earlier | Compare::Less => diff < 0.0,
+            Compare::Later | Compare::More => diff > 0.0,
+        };
+        if diff != 0.0 {
+            let winner = &plan.entities[usize::from(!first_wins)];
+            s.facts.push(Fact { tool: "compare".into(), input: format!("{dir:?}"), output: winner.clone() });
+        }
+        Ok(())
+    }
+}
+
+/// The passage about `entity`: its own document, else the first that mentions it.
+pub fn side<'a>(evidence: &'a [Passage], entity: &str) -> Option<&'a Passage> {
+    let e = entity.to_lowercase();
+    evidence
+        .iter()
+        .find(|p| p.title.to_lowercase() == e)
+        .or_else(|| {
+            evidence.iter().find(|p| p.title.to_lowercase().contains(&e) || e.contains(&p.title.to_lowercase()))
+        })
+        .or_else(|| evidence.iter().find(|p| p.text.to_lowercase().contains(&e)))
+}
