@@ -20,7 +20,7 @@ use crate::agents::publisher::Approval;
 use crate::service::{RunView, Service, ServiceError};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -90,7 +90,8 @@ async fn graph(State(s): State<Service>) -> Json<GraphSpec> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
-    /// The question to research (1 to 1,000 characters).
+    /// The question to research (1 to 1,000 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 1000)]
     pub question: String,
     /// Publish the report after approval (to the server's publish folder).
     #[serde(default)]
@@ -120,15 +121,25 @@ async fn start(
     Ok((StatusCode::ACCEPTED, Json(Started { id })))
 }
 
-#[derive(Debug, Deserialize)]
-struct Limit {
-    limit: Option<usize>,
-}
-
-#[utoipa::path(get, path = "/api/runs", tag = "workflow", params(("limit" = Option<usize>, Query, description = "At most this many (default 50, at most 500)")),
-    responses((status = 200, description = "Runs, most recently updated first"), (status = 503, body = ErrorBody)))]
-async fn runs(State(s): State<Service>, Query(q): Query<Limit>) -> Result<Json<Vec<RunInfo>>, ApiError> {
-    Ok(Json(s.runs(q.limit.unwrap_or(50).clamp(1, 500)).await?))
+#[utoipa::path(get, path = "/api/runs", tag = "workflow", params(("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many (default 50)")),
+    responses((status = 200, description = "Runs, most recently updated first"),
+        (status = 400, description = "`limit` is not an integer from 1 to 500", body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn runs(State(s): State<Service>, RawQuery(query): RawQuery) -> Result<Json<Vec<RunInfo>>, ApiError> {
+    let mut limit = 50;
+    // Only an integer is accepted, so the value needs no percent-decoding.
+    for (key, value) in query.as_deref().unwrap_or_default().split('&').filter_map(|kv| kv.split_once('=')) {
+        if key == "limit" {
+            limit = value.parse::<usize>().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "`limit` must be an integer from 1 to 500",
+                    Some("limit".into()),
+                )
+            })?;
+        }
+    }
+    Ok(Json(s.runs(limit).await?))
 }
 
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "workflow", params(("id" = String, Path)),
@@ -197,26 +208,31 @@ fn follow(s: Service, id: String, from: u64) -> impl Stream<Item = Result<SseEve
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalRequest {
-    /// `approve`, `reject` or `edit` (approve `report` instead of the draft).
-    pub decision: String,
+    pub decision: Decision,
+    /// Why, for `reject`.
     pub reason: Option<String>,
+    /// The report to publish instead of the draft, for `edit` (not empty).
     pub report: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+    /// Approve `report` instead of the draft.
+    Edit,
 }
 
 impl ApprovalRequest {
     fn into_approval(self) -> Result<Approval, ApiError> {
-        match self.decision.as_str() {
-            "approve" => Ok(Approval::Approve),
-            "reject" => Ok(Approval::Reject { reason: self.reason }),
-            "edit" => match self.report.filter(|r| !r.trim().is_empty()) {
+        match self.decision {
+            Decision::Approve => Ok(Approval::Approve),
+            Decision::Reject => Ok(Approval::Reject { reason: self.reason }),
+            Decision::Edit => match self.report.filter(|r| !r.trim().is_empty()) {
                 Some(report) => Ok(Approval::Edit { report }),
                 None => Err(ApiError::invalid("invalid_request", "`edit` needs a non-empty `report`", "/report")),
             },
-            other => Err(ApiError::invalid(
-                "invalid_request",
-                format!("unknown decision {other:?}; use approve, reject or edit"),
-                "/decision",
-            )),
         }
     }
 }
