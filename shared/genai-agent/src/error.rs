@@ -27,8 +27,13 @@ pub enum StepError {
 }
 
 impl StepError {
-    /// A model error mapped by its own classification (a 429 or 5xx is transient).
+    /// A model error mapped by its own classification (a 429 or 5xx is transient). A tool call
+    /// whose arguments are not JSON is transient too: the bad reply is not journaled, so the
+    /// step's retry asks the model again instead of failing the run on one bad sample.
     pub fn from_llm(e: &genai_llm::LlmError) -> Self {
+        if matches!(e, genai_llm::LlmError::InvalidToolArguments { .. }) {
+            return Self::Transient(e.to_string());
+        }
         match e.class() {
             ErrorClass::Retryable => Self::Transient(e.to_string()),
             ErrorClass::Budget => Self::Budget(e.to_string()),

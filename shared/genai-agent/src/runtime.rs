@@ -360,11 +360,19 @@ where
 
     /// Answers the question a parked run is waiting on, then drives it on.
     pub async fn resume(&self, id: &str, answer: Value) -> Result<Outcome<S>, RuntimeError> {
+        self.answer(id, answer).await?;
+        self.drive(id).await
+    }
+
+    /// Journals the answer to a parked run's question without driving it: the run is `running`
+    /// again when this returns, and any worker's `drive` continues it (a service answers on the
+    /// request, then drives in the background).
+    pub async fn answer(&self, id: &str, answer: Value) -> Result<(), RuntimeError> {
         let (events, view) = self.view(id).await?;
         let Some((key, _)) = view.pending else { return Err(RuntimeError::NotParked(id.into())) };
         let resumed = Event::Resumed { step: view.step, key, response: answer };
         self.journal.append(id, events.len() as u64, &resumed).await?;
-        self.drive(id).await
+        Ok(())
     }
 
     /// The run's events, oldest first.

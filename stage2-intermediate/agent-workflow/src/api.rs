@@ -9,7 +9,7 @@
 //! | `POST /api/runs` | start a run: `{"question", "publish"}`; 202 with its id |
 //! | `GET /api/runs` | recent runs |
 //! | `GET /api/runs/{id}` | a run: status, current state, the pending approval request |
-//! | `GET /api/runs/{id}/events` | server-sent events: the journal as it grows (`Last-Event-ID` resumes) |
+//! | `GET /api/runs/{id}/events` | server-sent events: the journal as it grows, until the run stops running (`Last-Event-ID` resumes) |
 //! | `GET /api/runs/{id}/checkpoints` | the state after every step |
 //! | `POST /api/runs/{id}/approval` | `{"decision": "approve" \| "reject" \| "edit", "reason", "report"}` |
 //! | `POST /api/runs/{id}/resume` | drive a run that stopped (a failed worker, a restart) |
@@ -27,7 +27,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
-use genai_agent::{CheckpointInfo, Event, GraphSpec, RunInfo};
+use genai_agent::{CheckpointInfo, Event, GraphSpec, RunInfo, RunStatus};
 use genai_http::{ApiError, ErrorBody};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -156,7 +156,7 @@ async fn checkpoints(State(s): State<Service>, Path(id): Path<String>) -> Result
 
 #[utoipa::path(get, path = "/api/runs/{id}/events", tag = "workflow", params(("id" = String, Path)),
     responses(
-        (status = 200, description = "`text/event-stream`: one event per journal entry (`id` = its sequence number, `event` = its type, `data` = the entry), ending after `finished` or `failed`"),
+        (status = 200, description = "`text/event-stream`: one event per journal entry (`id` = its sequence number, `event` = its type, `data` = the entry); ends when the run is not running (finished, failed, or waiting for approval: reconnect with `Last-Event-ID` to follow on)"),
         (status = 404, body = ErrorBody)))]
 async fn events(State(s): State<Service>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     s.info(&id).await?;
@@ -168,7 +168,7 @@ async fn events(State(s): State<Service>, Path(id): Path<String>, headers: Heade
     Ok(Sse::new(follow(s, id, from)).keep_alive(KeepAlive::default()).into_response())
 }
 
-/// The journal from `from` on, as it grows; ends after a `finished` or `failed` event.
+/// The journal from `from` on, as it grows; ends once the run has stopped running.
 fn follow(s: Service, id: String, from: u64) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     struct Follow {
         s: Service,
@@ -177,24 +177,42 @@ fn follow(s: Service, id: String, from: u64) -> impl Stream<Item = Result<SseEve
         buffer: VecDeque<(u64, Event)>,
         done: bool,
     }
+    impl Follow {
+        fn take(&mut self, new: Vec<Event>) {
+            let start = self.next;
+            self.next += new.len() as u64;
+            self.buffer.extend(new.into_iter().enumerate().map(|(i, e)| (start + i as u64, e)));
+        }
+    }
     let state = Follow { s, id, next: from, buffer: VecDeque::new(), done: false };
     futures::stream::unfold(state, |mut f| async move {
         loop {
             if let Some((seq, e)) = f.buffer.pop_front() {
                 f.done = matches!(e, Event::Finished { .. } | Event::Failed { .. });
                 let data = serde_json::to_string(&e).unwrap_or_default();
-                return Some((Ok(SseEvent::default().id(seq.to_string()).event(e.kind()).data(data)), f));
+                // `retry`: reconnect after a second when the stream ends at an approval.
+                let event = SseEvent::default().id(seq.to_string()).event(e.kind()).data(data);
+                return Some((Ok(event.retry(Duration::from_secs(1))), f));
             }
             if f.done {
                 return None;
             }
             match f.s.events_from(&f.id, f.next).await {
-                Ok(new) if !new.is_empty() => {
-                    f.next += new.len() as u64;
-                    let start = f.next - new.len() as u64;
-                    f.buffer.extend(new.into_iter().enumerate().map(|(i, e)| (start + i as u64, e)));
+                Ok(new) if !new.is_empty() => f.take(new),
+                Ok(_) => {
+                    // A run waiting for a person may wait for days: the stream ends there, so it
+                    // never holds a connection (or a graceful shutdown) open; EventSource
+                    // reconnects with `Last-Event-ID` and gets what follows. The status is read
+                    // first: it commits with the events, so the read after it misses nothing.
+                    if f.s.info(&f.id).await.is_ok_and(|r| r.status != RunStatus::Running) {
+                        match f.s.events_from(&f.id, f.next).await {
+                            Ok(tail) if !tail.is_empty() => f.take(tail),
+                            _ => return None,
+                        }
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(150)).await;
+                    }
                 }
-                Ok(_) => tokio::time::sleep(Duration::from_millis(150)).await,
                 Err(e) => {
                     tracing::warn!(run = %f.id, error = %e, "the event stream stops: the journal failed");
                     return None;
@@ -241,7 +259,7 @@ impl ApprovalRequest {
     responses(
         (status = 202, description = "Answered; the run goes on"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 409, description = "The run is not waiting for approval, or is being driven", body = ErrorBody),
+        (status = 409, description = "The run is not waiting for approval (or another answer came first)", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn approve(
     State(s): State<Service>,
@@ -256,8 +274,8 @@ async fn approve(
 }
 
 #[utoipa::path(post, path = "/api/runs/{id}/resume", tag = "workflow", params(("id" = String, Path)),
-    responses((status = 202, description = "Being driven again"), (status = 404, body = ErrorBody),
-        (status = 409, description = "Finished, failed, waiting for approval, or already being driven", body = ErrorBody)))]
+    responses((status = 202, description = "Being driven (again, if a task was already driving it)"), (status = 404, body = ErrorBody),
+        (status = 409, description = "Finished, failed, or waiting for approval", body = ErrorBody)))]
 async fn resume(State(s): State<Service>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     s.resume(&id).await?;
     Ok(StatusCode::ACCEPTED)

@@ -24,6 +24,9 @@ pub struct Passage {
 /// A searchable corpus.
 pub struct Corpus {
     retriever: Retriever,
+    /// `documents(title, text, year)` in an in-memory SQLite database: the analyst's SQL tool
+    /// queries it (`year` is the first four-digit year in the text, or NULL).
+    table: sqlx::SqlitePool,
     /// Lower-cased title → (title, text).
     titles: HashMap<String, (String, String)>,
 }
@@ -32,6 +35,27 @@ impl std::fmt::Debug for Corpus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Corpus").field("documents", &self.titles.len()).finish()
     }
+}
+
+/// One connection, so every query sees the one in-memory database.
+async fn documents_table<'a>(docs: impl Iterator<Item = &'a (String, String)>) -> anyhow::Result<sqlx::SqlitePool> {
+    let year = regex::Regex::new(r"\b(1[0-9]{3}|20[0-9]{2})\b").expect("valid regex");
+    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await?;
+    sqlx::query("CREATE TABLE documents (title TEXT PRIMARY KEY, text TEXT NOT NULL, year INTEGER)")
+        .execute(&pool)
+        .await?;
+    let mut tx = pool.begin().await?;
+    for (title, text) in docs {
+        let y: Option<i64> = year.captures(text).and_then(|c| c[1].parse().ok());
+        sqlx::query("INSERT OR IGNORE INTO documents (title, text, year) VALUES (?, ?, ?)")
+            .bind(title)
+            .bind(text)
+            .bind(y)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(pool)
 }
 
 impl Corpus {
@@ -68,7 +92,13 @@ impl Corpus {
             }
             retriever.index().optimize().await?;
         }
-        Ok(Self { retriever, titles })
+        let table = documents_table(titles.values()).await?;
+        Ok(Self { retriever, titles, table })
+    }
+
+    /// The analyst's SQLite table of the documents.
+    pub fn table(&self) -> &sqlx::SqlitePool {
+        &self.table
     }
 
     /// Every `.txt` and `.md` file under `dir`: the first line is the title (or the file name).

@@ -51,8 +51,8 @@ pub fn research_graph(
     let fallback = model.is_some().then(|| "write_offline".to_string());
     Graph::builder(WORKFLOW, VERSION, "plan")
         .node("plan", Planner)
-        .node("research", researcher::Researcher { corpus, strategy })
-        .node("analyse", Analyst)
+        .node("research", researcher::Researcher { corpus: corpus.clone(), strategy })
+        .node("analyse", Analyst { model: model.clone(), corpus: corpus.clone() })
         .node("write", Writer { model, read: 4 })
         // The fallback agent: when the model fails for good, the extractive writer drafts.
         .node("write_offline", Writer { model: None, read: 4 })

@@ -14,7 +14,7 @@ use genai_agent::{
 use genai_llm::ChatModel;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use utoipa::ToSchema;
@@ -97,7 +97,8 @@ struct Inner {
     runtime: Runtime<Research>,
     corpus: String,
     publish_dir: Option<PathBuf>,
-    driving: Mutex<HashSet<String>>,
+    /// Runs with a driving task, and whether it should drive once more.
+    driving: Mutex<HashMap<String, bool>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -117,7 +118,7 @@ impl Service {
                 runtime,
                 corpus: corpus.display().to_string(),
                 publish_dir,
-                driving: Mutex::new(HashSet::new()),
+                driving: Mutex::new(HashMap::new()),
             }),
         };
         // Production note: recovery looks at the 1,000 most recent runs; a deployment with more
@@ -125,7 +126,7 @@ impl Service {
         for r in journal.runs(1000).await? {
             if r.workflow == crate::WORKFLOW && r.status == RunStatus::Running && service.is_ours(&r.id).await {
                 tracing::info!(run = %r.id, "resuming a run a previous process left running");
-                service.spawn(r.id, None)?;
+                service.spawn(r.id);
             }
         }
         Ok(service)
@@ -170,7 +171,7 @@ impl Service {
             ..Research::default()
         };
         let id = self.inner.runtime.start(None, &input).await?;
-        self.spawn(id.clone(), None)?;
+        self.spawn(id.clone());
         Ok(id)
     }
 
@@ -226,14 +227,21 @@ impl Service {
             return Err(ServiceError::Conflict(format!("run {id} is {}, not waiting for approval", view.status)));
         }
         let answer = serde_json::to_value(approval).map_err(|e| ServiceError::Internal(e.into()))?;
-        self.spawn(id.into(), Some(answer))
+        // Journaled before the reply, so the run is `running` when the client hears back; the
+        // compare-and-swap append makes a second, concurrent answer a conflict.
+        self.inner.runtime.answer(id, answer).await?;
+        self.spawn(id.into());
+        Ok(())
     }
 
     /// Drives a run that stopped while `running` (its worker died).
     pub async fn resume(&self, id: &str) -> Result<(), ServiceError> {
         let info = self.info(id).await?;
         match info.status {
-            RunStatus::Running => self.spawn(id.into(), None),
+            RunStatus::Running => {
+                self.spawn(id.into());
+                Ok(())
+            }
             RunStatus::Parked => Err(ServiceError::Conflict(format!("run {id} is waiting for approval; answer it"))),
             other => Err(ServiceError::Conflict(format!("run {id} is {}", other.as_str()))),
         }
@@ -242,35 +250,48 @@ impl Service {
     /// A new run from run `id`'s checkpoint at `step`, driven in the background.
     pub async fn fork(&self, id: &str, step: u64) -> Result<String, ServiceError> {
         let new = self.inner.runtime.fork(id, step, None).await?;
-        self.spawn(new.clone(), None)?;
+        self.spawn(new.clone());
         Ok(new)
     }
 
     fn is_driving(&self, id: &str) -> bool {
-        self.inner.driving.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(id)
+        self.driving().contains_key(id)
     }
 
-    /// Drives `id` (after appending `answer`, if any) on a background task; one task per run.
-    fn spawn(&self, id: String, answer: Option<Value>) -> Result<(), ServiceError> {
-        if !self.inner.driving.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone()) {
-            return Err(ServiceError::Conflict(format!("run {id} is being driven")));
+    fn driving(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
+        self.inner.driving.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Drives `id` on a background task, one task per run. Asked while its task runs (an answer
+    /// arrived as the run parked), the task drives once more before it ends, so nothing the
+    /// journal holds is left undriven.
+    fn spawn(&self, id: String) {
+        {
+            let mut driving = self.driving();
+            if let Some(again) = driving.get_mut(&id) {
+                *again = true;
+                return;
+            }
+            driving.insert(id.clone(), false);
         }
         let me = self.clone();
         tokio::spawn(async move {
-            let rt = &me.inner.runtime;
-            let outcome = match answer {
-                Some(a) => rt.resume(&id, a).await,
-                None => rt.drive(&id).await,
-            };
-            match outcome {
-                Ok(Outcome::Finished(_)) => tracing::info!(run = %id, "run finished"),
-                Ok(Outcome::Parked { .. }) => tracing::info!(run = %id, "run waits for approval"),
-                Ok(Outcome::Failed { error, .. }) => tracing::warn!(run = %id, %error, "run failed"),
-                Err(e) => tracing::warn!(run = %id, error = %e, "driving the run stopped; it can be resumed"),
+            loop {
+                match me.inner.runtime.drive(&id).await {
+                    Ok(Outcome::Finished(_)) => tracing::info!(run = %id, "run finished"),
+                    Ok(Outcome::Parked { .. }) => tracing::info!(run = %id, "run waits for approval"),
+                    Ok(Outcome::Failed { error, .. }) => tracing::warn!(run = %id, %error, "run failed"),
+                    Err(e) => tracing::warn!(run = %id, error = %e, "driving the run stopped; it can be resumed"),
+                }
+                let mut driving = me.driving();
+                if driving.get(&id).copied().unwrap_or(false) {
+                    driving.insert(id.clone(), false);
+                } else {
+                    driving.remove(&id);
+                    break;
+                }
             }
-            me.inner.driving.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
         });
-        Ok(())
     }
 }
 

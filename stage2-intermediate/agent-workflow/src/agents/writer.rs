@@ -5,7 +5,7 @@
 
 use crate::agents::analyst::side;
 use crate::corpus::Passage;
-use crate::state::{Cite, Draft, Kind, Research};
+use crate::state::{Cite, Draft, Fact, Kind, Research};
 use async_trait::async_trait;
 use genai_agent::{Ctx, Node, StepError};
 use genai_answer::{Answerer, Extractive, LEXICAL_WEIGHTS};
@@ -37,7 +37,7 @@ impl Node<Research> for Writer {
             .cloned()
             .collect();
         s.draft = Some(match &self.model {
-            Some(model) => model_draft(ctx, model.as_ref(), &s.question, &passages).await?,
+            Some(model) => model_draft(ctx, model.as_ref(), &s.question, &passages, &s.facts).await?,
             None => extractive_draft(s, &passages).await,
         });
         Ok(())
@@ -107,10 +107,18 @@ async fn model_draft(
     model: &dyn ChatModel,
     question: &str,
     passages: &[Passage],
+    facts: &[Fact],
 ) -> Result<Draft, StepError> {
     let numbered: Vec<String> =
         passages.iter().enumerate().map(|(i, p)| format!("[{}] {}\n{}", i + 1, p.title, p.text)).collect();
-    let user = format!("Question: {question}\n\nPassages:\n{}", numbered.join("\n\n"));
+    let mut user = format!("Question: {question}\n\nPassages:\n{}", numbered.join("\n\n"));
+    if !facts.is_empty() {
+        // What the analyst's tools computed: the writer cites passages, not these.
+        user.push_str("\n\nThe analyst's findings (computed with tools):");
+        for f in facts {
+            user.push_str(&format!("\n- {}({}) = {}", f.tool, f.input, f.output));
+        }
+    }
     // A draft without an `Answer:` line is asked for again in the same step, as a new call: a
     // retry of the step would replay the recorded reply, so the check cannot be left to it.
     let mut messages = vec![Message::system(PROMPT), Message::user(user)];

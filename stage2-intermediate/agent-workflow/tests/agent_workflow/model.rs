@@ -90,3 +90,57 @@ async fn a_draft_without_an_answer_line_is_retried() {
         .collect();
     assert_eq!(mock.requests_to(CHAT).len(), 2, "{reviews:?}");
 }
+
+#[tokio::test]
+async fn with_a_model_the_analyst_uses_its_tools_and_the_writer_reads_the_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockOpenAi::start(8).await;
+    let q = "Which magazine was started first, Arthur's Magazine or First for Women?";
+    mock.enqueue(
+        CHAT,
+        [
+            // The analyst: a tool that does not exist (fed back), arguments that are not JSON (an
+            // error from genai-llm: the step is retried, the first turn replayed from the
+            // journal, the bad one asked again), a query on the corpus table, the calculator,
+            // then its finding.
+            Reply::chat_tool_call("c1", "web_search", r#"{"q": "magazines"}"#),
+            Reply::chat_tool_call("c2", "calculator", "{expression: 1844"),
+            Reply::chat_tool_call(
+                "c3",
+                "sql",
+                r#"{"query": "SELECT title, year FROM documents WHERE title IN ('Arthur''s Magazine', 'First for Women') ORDER BY year"}"#,
+            ),
+            Reply::chat_tool_call("c4", "calculator", r#"{"expression": "1844 - 1989"}"#),
+            Reply::chat_text("Arthur's Magazine started in 1844, 145 years before First for Women (1989)."),
+            // The writer.
+            Reply::chat_text("Answer: Arthur's Magazine [1]\n\nIt was published from 1844 [1]; First for Women began in 1989 [2]."),
+        ],
+    );
+    let rt = runtime(dir.path(), &mock).await;
+    let id = rt.start(None, &Research { question: q.into(), ..Research::default() }).await.unwrap();
+    let out = rt.drive(&id).await.unwrap();
+    let Outcome::Finished(s) = out else { panic!("{out:?}") };
+    let facts: Vec<(&str, &str)> = s.facts.iter().map(|f| (f.tool.as_str(), f.output.as_str())).collect();
+    assert!(facts[0].1.starts_with("error: unknown tool \"web_search\""), "{facts:?}");
+    let failed = rt.history(&id).await.unwrap().into_iter().find_map(|e| match e {
+        Event::StepFailed { node, error, retry_in_ms, .. } if node == "analyse" => Some((error, retry_in_ms)),
+        _ => None,
+    });
+    let (error, retry) = failed.expect("the malformed call failed an attempt");
+    assert!(error.contains("not valid JSON") && retry.is_some(), "{error}");
+    assert_eq!(
+        facts[1],
+        ("sql", r#"[{"title":"Arthur's Magazine","year":1844},{"title":"First for Women","year":1989}]"#),
+        "the SQL tool read the corpus table"
+    );
+    assert_eq!(facts[2], ("calculator", "-145.0"));
+    assert_eq!(facts[3].0, "analyst");
+    assert_eq!(s.draft.as_ref().unwrap().answer, "Arthur's Magazine");
+    let sent = mock.requests_to(CHAT);
+    assert_eq!(sent.len(), 6);
+    let writer_prompt = sent[5].body["messages"][1]["content"].as_str().unwrap().to_string();
+    assert!(writer_prompt.contains("calculator({\"expression\": \"1844 - 1989\"}) = -145.0"), "{writer_prompt}");
+    let tools: Vec<&str> =
+        sent[0].body["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
+    assert_eq!(tools, ["calculator", "days_between", "sql"]);
+}
