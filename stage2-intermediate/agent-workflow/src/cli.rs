@@ -114,6 +114,9 @@ enum Command {
         seed: u64,
         #[arg(long, default_value_os_t = std::env::temp_dir().join("agent-workflow-crash"))]
         workdir: PathBuf,
+        /// Kill `agent-workflow serve` (runs started and approved over HTTP) instead of the CLI.
+        #[arg(long)]
+        server: bool,
     },
     /// Benchmark the journal: append latency per step and the resume time of a long run.
     BenchJournal {
@@ -132,7 +135,7 @@ enum Command {
 
 impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
-        if let Command::CrashTest { question, corpus, runs, seed, workdir } = &self.command {
+        if let Command::CrashTest { question, corpus, runs, seed, workdir, server } = &self.command {
             let test = CrashTest {
                 exe: std::env::current_exe()?,
                 corpus: std::fs::canonicalize(corpus)
@@ -141,10 +144,28 @@ impl Cli {
                 runs: *runs,
                 workdir: workdir.clone(),
                 seed: *seed,
+                server: *server,
             };
             let report = test.run().await?;
             println!("{}", report.markdown());
             anyhow::ensure!(report.failures.is_empty(), "{} runs did not recover exactly", report.failures.len());
+            return Ok(());
+        }
+        if let Command::Eval { hotpot, limit, dev, workdir, json } = &self.command {
+            let eval = HotpotEval {
+                file: hotpot.clone(),
+                workdir: workdir.clone(),
+                limit: *limit,
+                dev: *dev,
+                strategy: Strategy::default(),
+                progress: true,
+            };
+            let r = eval.run().await?;
+            println!("{}", r.markdown());
+            if let Some(path) = json {
+                std::fs::write(path, serde_json::to_string_pretty(&r)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             return Ok(());
         }
         if let Command::BenchJournal { steps, runs, postgres, workdir } = &self.command {
@@ -230,18 +251,8 @@ impl Cli {
                 tracing::info!(addr = %listener.local_addr()?, "agent workflow listening; open http://{}/", listener.local_addr()?);
                 crate::api::serve(listener, service, genai_http::shutdown_signal()).await?;
             }
-            Command::BenchJournal { .. } | Command::CrashTest { .. } => {
+            Command::BenchJournal { .. } | Command::CrashTest { .. } | Command::Eval { .. } => {
                 unreachable!("handled before the journal is opened")
-            }
-            Command::Eval { hotpot, limit, dev, workdir, json } => {
-                let eval =
-                    HotpotEval { file: hotpot, workdir, limit, dev, strategy: Strategy::default(), progress: true };
-                let r = eval.run().await?;
-                println!("{}", r.markdown());
-                if let Some(path) = json {
-                    std::fs::write(&path, serde_json::to_string_pretty(&r)?)
-                        .with_context(|| format!("writing {}", path.display()))?;
-                }
             }
         }
         Ok(())

@@ -149,7 +149,9 @@ async fn redis_killed_under_load_means_bypass_with_no_failed_query() {
     for c in clients {
         outcomes.extend(c.await.unwrap());
     }
-    assert!(outcomes.len() >= 8 * 70, "every query answered: {}", outcomes.len());
+    // Each client made at least 60 queries, at least 10 of them after the kill (its loop ends
+    // only then, and every query asserted a 200).
+    assert!(outcomes.len() >= 8 * 60, "every query answered: {}", outcomes.len());
     // The kill happened under load: queries were served by the cache before it and bypassed it after.
     assert!(outcomes.iter().any(|o| o == "exact"), "{outcomes:?}");
     assert!(outcomes.iter().any(|o| o == "bypassed"), "{outcomes:?}");
