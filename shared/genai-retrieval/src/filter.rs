@@ -164,10 +164,24 @@ impl Filter {
         }
     }
 
-    /// True when no chunk can match (a `must` any_of with no values): backends return nothing
-    /// without running the query.
+    /// True when no chunk can match: a `must` any_of with no values, or a single-valued field
+    /// (tenant, source) that `must` pins to a value `must_not` excludes. Backends return nothing
+    /// without running the query. The second case is decided here, not by the backend: a Qdrant
+    /// server with the tiered layout, asked for tenant = acme and not tenant = acme, returned
+    /// acme's chunks (seen once in CI's property test); a filter must never widen a search.
     pub fn matches_nothing(&self) -> bool {
-        self.must.iter().any(|c| matches!(c, Condition::AnyOf { values, .. } if values.is_empty()))
+        let empty_any = self.must.iter().any(|c| matches!(c, Condition::AnyOf { values, .. } if values.is_empty()));
+        let pinned_and_excluded = self.must.iter().any(|c| match c {
+            Condition::Match { field: field @ (Field::Tenant | Field::Source), value } => {
+                self.must_not.iter().any(|n| match n {
+                    Condition::Match { field: f, value: v } => f == field && v == value,
+                    Condition::AnyOf { field: f, values } => f == field && values.contains(value),
+                    Condition::Pages { .. } => false,
+                })
+            }
+            _ => false,
+        });
+        empty_any || pinned_and_excluded
     }
 
     /// The reference semantics: whether `hit` passes.

@@ -76,6 +76,13 @@ pub async fn suite(index: Arc<dyn Index>) {
     assert!(index.keyword("notes", 10, Some(&none)).await.unwrap().is_empty());
     let all = Filter { must: vec![], must_not: vec![Condition::AnyOf { field: Field::Source, values: vec![] }] };
     assert_eq!(index.count(Some(&all)).await.unwrap(), total);
+    // A tenant both pinned and excluded matches nothing (a tiered Qdrant server, routing the query
+    // to the tenant's shard, once answered it with the tenant's chunks).
+    let acme = || Condition::Match { field: Field::Tenant, value: "acme".into() };
+    let contradiction = Filter { must: vec![acme()], must_not: vec![acme()] };
+    assert_eq!(index.count(Some(&contradiction)).await.unwrap(), 0);
+    assert!(dense_ids(&*index, &contradiction).await.is_empty());
+    assert!(index.keyword("notes", 10, Some(&contradiction)).await.unwrap().is_empty());
 
     // Unsupported filters are errors, never a wider search.
     let bad = Filter::default().and(Condition::Pages { from: Some(5), to: Some(1) });
