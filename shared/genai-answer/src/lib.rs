@@ -7,7 +7,7 @@ mod extractive;
 mod short;
 
 pub use extractive::{Candidate, Extractive, Weights, evidence_terms};
-pub use short::{Prefer, short_answer, short_answer_with};
+pub use short::{NAME, Prefer, short_answer, short_answer_with};
 
 use async_trait::async_trait;
 use genai_core::Citation;

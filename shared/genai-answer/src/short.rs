@@ -26,7 +26,8 @@ static FREQUENCY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:every\s+(?:\w+\s+)?(?:second|minute|hour|day|week|month|quarter|year|decade)s?|daily|weekly|fortnightly|monthly|quarterly|yearly|annually|hourly|(?:once|twice|\w+\s+times)\s+(?:a|an|per|each)\s+\w+)\b")
         .expect("valid regex")
 });
-static NAME: LazyLock<Regex> = LazyLock::new(|| {
+/// A capitalised name span ("Greenwich Village", "Charles de Gaulle").
+pub static NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b[A-Z][\p{L}'’.-]*(?:\s+(?:(?:of|de|van|von|der|la|le|the|and)\s+)?[A-Z][\p{L}'’.-]*)*")
         .expect("valid regex")
 });

@@ -21,12 +21,24 @@ pub struct Passage {
     pub score: f32,
 }
 
+impl Passage {
+    /// The first sentence: what a passage is about (the bridge entity a second hop follows, the
+    /// quote a citation shows).
+    pub fn opening(&self) -> &str {
+        self.text.split(". ").next().unwrap_or(&self.text)
+    }
+}
+
+/// A four-digit year from 1000 to 2099.
+pub(crate) static YEAR: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"\b(1[0-9]{3}|20[0-9]{2})\b").expect("valid regex"));
+
 /// A searchable corpus.
 pub struct Corpus {
     retriever: Retriever,
-    /// `documents(title, text, year)` in an in-memory SQLite database: the analyst's SQL tool
-    /// queries it (`year` is the first four-digit year in the text, or NULL).
-    table: sqlx::SqlitePool,
+    /// `documents(title, text, year)` in an in-memory SQLite database, built on first use: the
+    /// model analyst's SQL tool queries it (`year` is the first year in the text, or NULL).
+    table: tokio::sync::OnceCell<sqlx::SqlitePool>,
     /// Lower-cased title → (title, text).
     titles: HashMap<String, (String, String)>,
 }
@@ -39,14 +51,13 @@ impl std::fmt::Debug for Corpus {
 
 /// One connection, so every query sees the one in-memory database.
 async fn documents_table<'a>(docs: impl Iterator<Item = &'a (String, String)>) -> anyhow::Result<sqlx::SqlitePool> {
-    let year = regex::Regex::new(r"\b(1[0-9]{3}|20[0-9]{2})\b").expect("valid regex");
     let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await?;
     sqlx::query("CREATE TABLE documents (title TEXT PRIMARY KEY, text TEXT NOT NULL, year INTEGER)")
         .execute(&pool)
         .await?;
     let mut tx = pool.begin().await?;
     for (title, text) in docs {
-        let y: Option<i64> = year.captures(text).and_then(|c| c[1].parse().ok());
+        let y: Option<i64> = YEAR.captures(text).and_then(|c| c[1].parse().ok());
         sqlx::query("INSERT OR IGNORE INTO documents (title, text, year) VALUES (?, ?, ?)")
             .bind(title)
             .bind(text)
@@ -92,13 +103,23 @@ impl Corpus {
             }
             retriever.index().optimize().await?;
         }
-        let table = documents_table(titles.values()).await?;
-        Ok(Self { retriever, titles, table })
+        Ok(Self { retriever, titles, table: tokio::sync::OnceCell::new() })
     }
 
-    /// The analyst's SQLite table of the documents.
-    pub fn table(&self) -> &sqlx::SqlitePool {
-        &self.table
+    /// The analyst's SQLite table of the documents, built the first time it is asked for (only
+    /// a model analyst asks).
+    pub async fn table(&self) -> anyhow::Result<&sqlx::SqlitePool> {
+        self.table.get_or_try_init(|| documents_table(self.titles.values())).await
+    }
+
+    /// Indexes `docs` in a folder under `root` keyed by their content, so an index is reused only
+    /// for exactly these documents: a changed corpus (or a `--limit` run) gets its own index
+    /// instead of topping up an old one (replaced copies would linger in BM25's statistics, and
+    /// deleted documents would stay searchable).
+    pub async fn build_cached(docs: Vec<(String, String)>, root: &Path, name: &str) -> anyhow::Result<Self> {
+        let key: String = docs.iter().map(|(t, x)| format!("{t}\u{1f}{x}\u{1e}")).collect();
+        let key = genai_core::sha256_hex(key.as_bytes());
+        Self::build(docs, &root.join(format!("{name}-{}", &key[..16]))).await
     }
 
     /// Every `.txt` and `.md` file under `dir`: the first line is the title (or the file name).

@@ -97,7 +97,8 @@ impl HotpotEval {
             }
         }
         let stem = self.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let corpus = Arc::new(Corpus::build(docs, &self.workdir.join(format!("index-{stem}"))).await?);
+        // Keyed by the passages: a `--limit 5` run's index is never topped up by a full run.
+        let corpus = Arc::new(Corpus::build_cached(docs, &self.workdir, &format!("index-{stem}")).await?);
         let journal_path = self.workdir.join(format!("journal-{stem}-{}.db", genai_agent::new_id()));
         let journal = Arc::new(SqliteJournal::open(&journal_path).await?);
         let graph = Arc::new(research_graph(corpus.clone(), None, self.strategy)?);

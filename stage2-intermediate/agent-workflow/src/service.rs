@@ -20,12 +20,14 @@ use std::sync::{Arc, Mutex};
 use utoipa::ToSchema;
 
 /// Builds the research runtime over the documents in `corpus` (indexed in a temporary folder
-/// keyed by the corpus path); a model from `OPENAI_*` switches the writer to it.
+/// keyed by the folder and its content); a model from `OPENAI_*` switches the writer to it.
 pub async fn runtime(journal: Arc<dyn Journal>, corpus: &Path) -> anyhow::Result<Runtime<Research>> {
     let docs = Corpus::read_dir(corpus)?;
-    let key = genai_core::sha256_hex(corpus.display().to_string().as_bytes());
-    let index = std::env::temp_dir().join("agent-workflow-index").join(&key[..16]);
-    let corpus = Arc::new(Corpus::build(docs, &index).await?);
+    let root = std::env::temp_dir().join("agent-workflow-index");
+    // By folder and content: two folders never share an index (the embedded index has one
+    // writer), and a folder whose files changed gets a new one.
+    let folder = genai_core::sha256_hex(corpus.display().to_string().as_bytes());
+    let corpus = Arc::new(Corpus::build_cached(docs, &root, &format!("corpus-{}", &folder[..16])).await?);
     let model: Option<Arc<dyn ChatModel>> = genai_llm::from_env()?.map(|m| Arc::new(m) as _);
     let graph = research_graph(corpus, model, Strategy::default())?;
     Ok(Runtime::new(Arc::new(graph), journal, RunLimits::default()))

@@ -98,6 +98,15 @@ pub(crate) fn encode(event: &Event) -> String {
 }
 
 /// A unique-key violation means another writer won the race for this sequence number.
+/// A failed insert while creating run `id`: the id is taken (`Conflict`), or the database failed.
+pub(crate) fn create_error(id: &str, e: sqlx::Error) -> JournalError {
+    if is_unique_violation(&e) {
+        JournalError::Conflict { run: id.into(), seq: 0 }
+    } else {
+        JournalError::Unavailable(e)
+    }
+}
+
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }

@@ -1,7 +1,7 @@
 //! The server journal: PostgreSQL, for several workers (or several service replicas) sharing
 //! runs. Same tables and the same compare-and-swap append as the SQLite journal.
 
-use super::{Journal, JournalError, RunInfo, decode, encode, is_unique_violation, now_ms};
+use super::{Journal, JournalError, RunInfo, create_error, decode, encode, is_unique_violation, now_ms};
 use crate::event::{Event, RunStatus};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -67,13 +67,7 @@ impl Journal for PostgresJournal {
     async fn create(&self, id: &str, workflow: &str, first: &[Event]) -> Result<(), JournalError> {
         let now = now_ms();
         let status = first.iter().rev().find_map(Event::status).unwrap_or(RunStatus::Running);
-        let conflict = |e: sqlx::Error| {
-            if is_unique_violation(&e) {
-                JournalError::Conflict { run: id.into(), seq: 0 }
-            } else {
-                JournalError::Unavailable(e)
-            }
-        };
+        let conflict = |e| create_error(id, e);
         let mut tx = self.pool.begin().await.map_err(JournalError::Unavailable)?;
         sqlx::query(
             "INSERT INTO agent_runs (id, workflow, status, events, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -1,7 +1,7 @@
 //! The embedded journal: one SQLite file in WAL mode with `synchronous = FULL`, so an append
 //! that returned has reached the disk and survives a killed process or a power cut.
 
-use super::{Journal, JournalError, RunInfo, decode, encode, is_unique_violation, now_ms};
+use super::{Journal, JournalError, RunInfo, create_error, decode, encode, is_unique_violation, now_ms};
 use crate::event::{Event, RunStatus};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -66,13 +66,7 @@ impl Journal for SqliteJournal {
     async fn create(&self, id: &str, workflow: &str, first: &[Event]) -> Result<(), JournalError> {
         let now = now_ms();
         let status = first.iter().rev().find_map(Event::status).unwrap_or(RunStatus::Running);
-        let conflict = |e: sqlx::Error| {
-            if is_unique_violation(&e) {
-                JournalError::Conflict { run: id.into(), seq: 0 }
-            } else {
-                JournalError::Unavailable(e)
-            }
-        };
+        let conflict = |e| create_error(id, e);
         // BEGIN IMMEDIATE takes the write lock up front, so two creators never deadlock upgrading.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(JournalError::Unavailable)?;
         sqlx::query(

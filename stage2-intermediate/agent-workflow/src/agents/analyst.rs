@@ -4,7 +4,7 @@
 //! calculator, date arithmetic and read-only SQL on the corpus's `documents` table, and every
 //! tool call it makes becomes a fact. Every model and tool call is journaled.
 
-use crate::corpus::{Corpus, Passage};
+use crate::corpus::{Corpus, Passage, YEAR};
 use crate::state::{Compare, Fact, Kind, Research};
 use crate::tools::{Calculator, Dates, Sql, calculate};
 use async_trait::async_trait;
@@ -15,7 +15,6 @@ use regex::Regex;
 use std::sync::Arc;
 use std::sync::LazyLock;
 
-static YEAR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(1[0-9]{3}|20[0-9]{2})\b").expect("valid regex"));
 static NUMBER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\b").expect("valid regex"));
 
@@ -42,8 +41,9 @@ impl Node<Research> for Analyst {
 
 impl Analyst {
     async fn with_model(&self, model: Arc<dyn ChatModel>, s: &mut Research, ctx: &Ctx) -> Result<(), StepError> {
-        let tools: Vec<Arc<dyn Tool>> =
-            vec![Arc::new(Calculator), Arc::new(Dates), Arc::new(Sql(self.corpus.table().clone()))];
+        let table =
+            self.corpus.table().await.map_err(|e| StepError::Transient(format!("the documents table: {e:#}")))?;
+        let tools: Vec<Arc<dyn Tool>> = vec![Arc::new(Calculator), Arc::new(Dates), Arc::new(Sql(table.clone()))];
         let agent = ReactAgent { model, system: PROMPT.into(), tools, max_turns: 6 };
         let passages: Vec<String> = s.evidence.iter().take(4).map(|p| format!("{}: {}", p.title, p.text)).collect();
         let task = format!("Question: {}\n\nPassages:\n{}", s.question, passages.join("\n"));

@@ -89,7 +89,7 @@ impl Node<Research> for Researcher {
             Kind::Bridge => {
                 if let Some(first) = hop1.first().cloned() {
                     // Hop 2 is shaped by hop 1: the best passage's opening names the bridge.
-                    let opening = first.text.split(". ").next().unwrap_or(&first.text);
+                    let opening = first.opening();
                     let query = format!("{question} {opening}");
                     let hop2 = self.search(ctx, &query).await?;
                     s.hops.push(Hop {

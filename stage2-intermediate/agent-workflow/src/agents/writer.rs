@@ -67,7 +67,7 @@ async fn extractive_draft(s: &Research, passages: &[Passage]) -> Draft {
         None => read(passages).await,
     };
     let mut citations: Vec<Cite> =
-        lead.map(|b| Cite { number: 1, title: b.title.clone(), quote: first_sentence(&b.text) }).into_iter().collect();
+        lead.map(|b| Cite { number: 1, title: b.title.clone(), quote: b.opening().to_string() }).into_iter().collect();
     let offset = citations.len();
     citations.extend(answer.citations.iter().map(|c| Cite {
         number: c.number + offset,
@@ -88,7 +88,7 @@ async fn extractive_draft(s: &Research, passages: &[Passage]) -> Draft {
                 citations.push(Cite {
                     number: citations.len() + 1,
                     title: side.title.clone(),
-                    quote: first_sentence(&side.text),
+                    quote: side.opening().to_string(),
                 });
             }
         }
@@ -147,7 +147,7 @@ async fn model_draft(
     let mut citations = Vec::new();
     for (i, p) in passages.iter().enumerate() {
         if text.contains(&format!("[{}]", i + 1)) {
-            let quote = p.text.split(". ").next().unwrap_or(&p.text).to_string();
+            let quote = p.opening().to_string();
             citations.push(Cite { number: i + 1, title: p.title.clone(), quote });
         }
     }
@@ -155,10 +155,6 @@ async fn model_draft(
 }
 
 static MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*\[\d+\]").expect("valid regex"));
-static NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[A-Z][\p{L}'’.-]*(?:\s+(?:(?:of|de|van|von|der|la|le|the|and)\s+)?[A-Z][\p{L}'’.-]*)*")
-        .expect("valid regex")
-});
 
 /// Most multi-hop questions ask for a named thing ("based in what New York City neighborhood?"):
 /// the capitalised span of the supporting sentence, absent from the question and not the bridge
@@ -183,7 +179,8 @@ fn entity_near_question(question: &str, sentence: &str, bridge: Option<&str>) ->
         })
         .collect();
     let bridge = bridge.map(str::to_lowercase).unwrap_or_default();
-    NAME.find_iter(sentence)
+    genai_answer::NAME
+        .find_iter(sentence)
         .filter(|m| m.start() > 0)
         .filter(|m| {
             let span = m.as_str().to_lowercase();
@@ -194,10 +191,6 @@ fn entity_near_question(question: &str, sentence: &str, bridge: Option<&str>) ->
         .filter_map(|m| anchors.iter().map(|&a| a.abs_diff(m.start())).min().map(|d| (d, m.as_str())))
         .min_by_key(|(d, _)| *d)
         .map(|(_, span)| span.trim_end_matches(['.', ',']).to_string())
-}
-
-fn first_sentence(text: &str) -> String {
-    text.split(". ").next().unwrap_or(text).to_string()
 }
 
 /// A passage as a retrieval hit, for genai-answer.
