@@ -83,7 +83,7 @@ pub fn milestones() -> Vec<Milestone> {
             "3 senior",
             "Multi-tenant knowledge base",
             "tenant-kb",
-            "Tenant isolation, access control at retrieval, audit, PII redaction, async ingestion.",
+            "Tenants, users and keys; an access policy compiled into every search; sealed text, erasure by key destruction, a hash-chained audit log.",
         ),
     ]
 }
@@ -104,6 +104,8 @@ pub struct AppState {
     pub cost: Option<cost_optimizer::gateway::page::Site>,
     /// The multi-agent workflow, mounted at `/agents` when present.
     pub agents: Option<agent_workflow::Service>,
+    /// The multi-tenant knowledge base, mounted at `/kb` when present.
+    pub kb: Option<tenant_kb::Kb>,
 }
 
 impl Default for AppState {
@@ -116,6 +118,7 @@ impl Default for AppState {
             rag: None,
             cost: None,
             agents: None,
+            kb: None,
         }
     }
 }
@@ -163,6 +166,13 @@ impl AppState {
         self
     }
 
+    /// The state with the multi-tenant knowledge base mounted.
+    pub fn with_kb(mut self, kb: tenant_kb::Kb) -> Self {
+        self.mounted("tenant-kb", "/kb");
+        self.kb = Some(kb);
+        self
+    }
+
     fn mounted(&mut self, crate_name: &str, path: &'static str) {
         let mut list = self.milestones.as_ref().clone();
         if let Some(m) = list.iter_mut().find(|m| m.crate_name == crate_name) {
@@ -197,6 +207,9 @@ pub fn router(state: AppState) -> Router {
     }
     if let Some(service) = state.agents {
         app = app.nest("/agents", agent_workflow::router(service));
+    }
+    if let Some(kb) = state.kb {
+        app = app.nest("/kb", tenant_kb::api::router(kb));
     }
     app
 }
@@ -268,6 +281,16 @@ pub async fn open_agents() -> anyhow::Result<agent_workflow::Service> {
         Err(_) => Arc::new(genai_agent::SqliteJournal::open(&dir.join("runs.db")).await?),
     };
     agent_workflow::Service::open(journal, &corpus, Some(dir.join("reports"))).await
+}
+
+/// Opens the multi-tenant knowledge base with its usual configuration (`tenant-kb.toml`,
+/// `TENANT_KB_*`; data in `data/tenant-kb`) and creates its demo tenants, users and documents,
+/// so `/kb` offers demo users to sign in as.
+pub async fn open_kb() -> anyhow::Result<tenant_kb::Kb> {
+    let config: tenant_kb::Config = tenant_kb::config::LAYERS.load(None)?;
+    let kb = tenant_kb::Kb::open(config).await?;
+    tenant_kb::demo::seed(&kb).await?;
+    Ok(kb)
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

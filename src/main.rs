@@ -3,7 +3,8 @@
 //! settings (document Q&A: `doc-qa.toml`, `DOC_QA_*`; chatbot: `chatbot.toml`, `CHATBOT_DATA_DIR`;
 //! extraction: `extraction-api.toml`, `EXTRACT_*`; production RAG: `production-rag.toml`,
 //! `PRODUCTION_RAG_*`; the cost gateway: `cost-gateway.toml`, `COST_GATEWAY_*`; the agent workflow:
-//! `AGENT_WORKFLOW_DATA_DIR`, `DATABASE_URL` for a PostgreSQL journal).
+//! `AGENT_WORKFLOW_DATA_DIR`, `DATABASE_URL` for a PostgreSQL journal; the knowledge base:
+//! `tenant-kb.toml`, `TENANT_KB_*`).
 
 use anyhow::Context;
 use clap::Parser;
@@ -33,7 +34,8 @@ async fn main() -> anyhow::Result<()> {
         .with_extraction(genai_roadmap::open_extraction().await?)
         .with_rag(genai_roadmap::open_rag().await?)
         .with_cost(genai_roadmap::open_cost()?)
-        .with_agents(genai_roadmap::open_agents().await?);
+        .with_agents(genai_roadmap::open_agents().await?)
+        .with_kb(genai_roadmap::open_kb().await?);
     tracing::info!(addr = %listener.local_addr()?, "showcase listening; open http://{}/", listener.local_addr()?);
     genai_roadmap::serve(listener, state, genai_http::shutdown_signal()).await?;
     tokio::task::spawn_blocking(genai_telemetry::otel::shutdown).await?;

@@ -29,6 +29,10 @@ pub enum Condition {
     AnyOf { field: Field, values: Vec<String> },
     /// The chunk's pages overlap `from..=to` (either bound optional).
     Pages { from: Option<u32>, to: Option<u32> },
+    /// At least one of these nested filters holds (an `or`). An empty list matches nothing.
+    /// With `must_not` this also says "not (a and b)", so access policies with several allow
+    /// and deny rules compile into one filter (tenant-kb's ABAC, ADR 0025).
+    Any { filters: Vec<Filter> },
 }
 
 /// A filterable keyword field.
@@ -113,6 +117,8 @@ fn unsupported(reason: String) -> IndexError {
 /// Caps that keep a hostile filter from becoming a denial of service.
 const MAX_CONDITIONS: usize = 64;
 const MAX_VALUES: usize = 1_024;
+/// Nesting of [`Condition::Any`]: a policy needs two levels (allow rules of conjunctions).
+const MAX_DEPTH: usize = 4;
 
 impl Filter {
     /// Shorthand: only chunks of this tenant.
@@ -128,7 +134,16 @@ impl Filter {
 
     /// Rejects what no backend can run exactly.
     pub fn validate(&self) -> Result<(), IndexError> {
-        if self.must.len() + self.must_not.len() > MAX_CONDITIONS {
+        let mut conditions = 0;
+        self.validate_nested(0, &mut conditions)
+    }
+
+    fn validate_nested(&self, depth: usize, conditions: &mut usize) -> Result<(), IndexError> {
+        if depth > MAX_DEPTH {
+            return Err(unsupported(format!("filters nested more than {MAX_DEPTH} deep")));
+        }
+        *conditions += self.must.len() + self.must_not.len();
+        if *conditions > MAX_CONDITIONS {
             return Err(unsupported(format!("more than {MAX_CONDITIONS} conditions")));
         }
         for c in self.must.iter().chain(&self.must_not) {
@@ -147,6 +162,11 @@ impl Filter {
                     return Err(unsupported("pages needs `from`, `to` or both".into()));
                 }
                 Condition::Pages { .. } => {}
+                Condition::Any { filters } => {
+                    for f in filters {
+                        f.validate_nested(depth + 1, conditions)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -169,14 +189,17 @@ impl Filter {
     /// without running the query. The second case is decided here, not by the backend: a Qdrant
     /// server with the tiered layout, asked for tenant = acme and not tenant = acme, returned
     /// acme's chunks (seen once in CI's property test); a filter must never widen a search.
+    ///
+    /// Nested [`Condition::Any`] filters are decided the same way, so the backends never see an
+    /// empty `any_of` or an `any` whose every branch is impossible: see [`Condition::is_false`].
     pub fn matches_nothing(&self) -> bool {
-        let empty_any = self.must.iter().any(|c| matches!(c, Condition::AnyOf { values, .. } if values.is_empty()));
+        let empty_any = self.must.iter().any(Condition::is_false);
         let pinned_and_excluded = self.must.iter().any(|c| match c {
             Condition::Match { field: field @ (Field::Tenant | Field::Source), value } => {
                 self.must_not.iter().any(|n| match n {
                     Condition::Match { field: f, value: v } => f == field && v == value,
                     Condition::AnyOf { field: f, values } => f == field && values.contains(value),
-                    Condition::Pages { .. } => false,
+                    Condition::Pages { .. } | Condition::Any { .. } => false,
                 })
             }
             _ => false,
@@ -192,12 +215,8 @@ impl Filter {
     /// The Qdrant REST/JSON form, read by qdrant-edge's serde types.
     pub(crate) fn to_qdrant_json(&self) -> Value {
         let must: Vec<Value> = self.must.iter().map(Condition::to_qdrant_json).collect();
-        let must_not: Vec<Value> = self
-            .must_not
-            .iter()
-            .filter(|c| !matches!(c, Condition::AnyOf { values, .. } if values.is_empty()))
-            .map(Condition::to_qdrant_json)
-            .collect();
+        let must_not: Vec<Value> =
+            self.must_not.iter().filter(|c| !c.is_false()).map(Condition::to_qdrant_json).collect();
         json!({ "must": must, "must_not": must_not })
     }
 }
@@ -210,6 +229,22 @@ fn check_value(v: &str) -> Result<(), IndexError> {
 }
 
 impl Condition {
+    /// True when the condition can hold for no chunk: an empty `any_of`, or an `any` whose
+    /// every branch matches nothing. Under `must` it empties the result; under `must_not` it
+    /// excludes nothing, so the backends drop it rather than send it.
+    pub fn is_false(&self) -> bool {
+        match self {
+            Self::AnyOf { values, .. } => values.is_empty(),
+            Self::Any { filters } => filters.iter().all(Filter::matches_nothing),
+            Self::Match { .. } | Self::Pages { .. } => false,
+        }
+    }
+
+    /// The branches of an `any` a backend has to run: impossible ones are left out.
+    pub(crate) fn live_branches(filters: &[Filter]) -> impl Iterator<Item = &Filter> {
+        filters.iter().filter(|f| !f.matches_nothing())
+    }
+
     fn matches(&self, hit: &Hit) -> bool {
         match self {
             Self::Match { field, value } => field.values_of(hit).contains(&value.as_str()),
@@ -217,6 +252,7 @@ impl Condition {
             Self::Pages { from, to } => {
                 from.is_none_or(|f| hit.chunk.pages.end >= f) && to.is_none_or(|t| hit.chunk.pages.start <= t)
             }
+            Self::Any { filters } => filters.iter().any(|f| f.matches(hit)),
         }
     }
 
@@ -234,6 +270,10 @@ impl Condition {
                 }
                 // A nested filter, so that under must_not the two bounds negate together.
                 json!({"must": parts})
+            }
+            Self::Any { filters } => {
+                let branches: Vec<Value> = Self::live_branches(filters).map(Filter::to_qdrant_json).collect();
+                json!({ "should": branches })
             }
         }
     }

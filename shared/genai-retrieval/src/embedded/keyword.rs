@@ -251,7 +251,7 @@ fn filter_query(f: &Fields, filter: &Filter) -> Box<dyn Query> {
         clauses.push((Occur::Must, condition(f, c)));
     }
     for c in &filter.must_not {
-        if matches!(c, Condition::AnyOf { values, .. } if values.is_empty()) {
+        if c.is_false() {
             continue; // excludes nothing
         }
         clauses.push((Occur::MustNot, condition(f, c)));
@@ -289,5 +289,10 @@ fn condition(f: &Fields, c: &Condition) -> Box<dyn Query> {
             }
             Box::new(BooleanQuery::new(parts))
         }
+        // Only Should clauses: at least one branch must hold. Impossible branches are left out
+        // (with none left the query matches nothing, as `Condition::is_false` says).
+        Condition::Any { filters } => Box::new(BooleanQuery::new(
+            Condition::live_branches(filters).map(|b| (Occur::Should, filter_query(f, b))).collect(),
+        )),
     }
 }

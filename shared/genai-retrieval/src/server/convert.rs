@@ -10,16 +10,11 @@ use tonic::Code;
 
 /// The filter in Qdrant's form. Exact by construction: every [`Cond`] has a one-to-one
 /// translation, and an empty `any_of` under `must_not` (which excludes nothing) is dropped
-/// rather than sent, matching [`Filter::matches`]. Callers validate with [`Filter::admits`]
+/// rather than sent, matching [`Filter::matches`]; so is any condition that can hold for nothing. Callers validate with [`Filter::admits`]
 /// first, which also short-circuits an empty `any_of` under `must` (matches nothing).
 pub(super) fn to_qdrant(f: &Filter) -> QFilter {
     let must: Vec<Condition> = f.must.iter().map(condition).collect();
-    let must_not: Vec<Condition> = f
-        .must_not
-        .iter()
-        .filter(|c| !matches!(c, Cond::AnyOf { values, .. } if values.is_empty()))
-        .map(condition)
-        .collect();
+    let must_not: Vec<Condition> = f.must_not.iter().filter(|c| !c.is_false()).map(condition).collect();
     QFilter { must, must_not, ..Default::default() }
 }
 
@@ -38,6 +33,8 @@ fn condition(c: &Cond) -> Condition {
             // Nested, so that under must_not the two bounds negate together.
             QFilter::must(parts).into()
         }
+        // Impossible branches are left out, as in the embedded backend (`Cond::is_false`).
+        Cond::Any { filters } => QFilter::should(Cond::live_branches(filters).map(|b| to_qdrant(b).into())).into(),
     }
 }
 

@@ -140,6 +140,11 @@ async fn filters_never_widen(index: &dyn Index, records: &[genai_retrieval::Reco
             .prop_filter("non-empty range", |(f, t)| f.is_some() || t.is_some())
             .prop_map(|(from, to)| Condition::Pages { from, to: to.map(|t| t.max(from.unwrap_or(0))) }),
     ];
+    let flat = (prop::collection::vec(cond.clone(), 0..3), prop::collection::vec(cond.clone(), 0..2))
+        .prop_map(|(must, must_not)| Filter { must, must_not });
+    // `any` of nested filters (an or), under must and must_not: what an access policy compiles to.
+    let any = prop::collection::vec(flat, 0..3).prop_map(|filters| Condition::Any { filters });
+    let cond = prop_oneof![3 => cond, 1 => any];
     let filter = (prop::collection::vec(cond.clone(), 0..3), prop::collection::vec(cond, 0..2))
         .prop_map(|(must, must_not)| Filter { must, must_not });
     let mut runner = TestRunner::new(Config { cases: 40, ..Config::default() });

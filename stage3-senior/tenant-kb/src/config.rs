@@ -1,0 +1,67 @@
+//! Settings: defaults, then `tenant-kb.toml` (or `--config`), then `TENANT_KB_*` variables.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Every setting, with its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the registry, the embedded index, the audit log and the master key live.
+    pub data_dir: PathBuf,
+    /// The platform operator's bearer token for `/admin/v1/*`. Unset: one is generated on first
+    /// start into `<data_dir>/admin.token` (mode 0600).
+    pub admin_token: Option<String>,
+    /// The master key (64 hex characters). Unset: `<data_dir>/master.key`, created on first start.
+    pub master_key: Option<String>,
+    /// PostgreSQL URL for the audit log (`DATABASE_URL` also sets it). Unset: SQLite in the data folder.
+    pub audit_url: Option<String>,
+    /// Qdrant server gRPC URL(s) for the index (`QDRANT_URL` also sets it). Unset: embedded.
+    pub qdrant_url: Option<String>,
+    /// The Qdrant collection holding every tenant's chunks (payload-partitioned by tenant).
+    pub qdrant_collection: String,
+    /// `hashing` (no model files) or `minilm` (all-MiniLM-L6-v2 from `model_dir`).
+    pub embedder: String,
+    pub model_dir: Option<PathBuf>,
+    /// JWT verification: an HS256 shared secret ...
+    pub jwt_hs256_secret: Option<String>,
+    /// ... or an RS256 public key (PEM file) ...
+    pub jwt_rs256_public_key: Option<PathBuf>,
+    /// ... or a JWKS file (keys chosen by `kid`).
+    pub jwks_file: Option<PathBuf>,
+    /// Required `iss` claim, when set.
+    pub jwt_issuer: Option<String>,
+    /// Passages per answer.
+    pub top_k: usize,
+    /// Largest document text accepted, in bytes.
+    pub max_document_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data/tenant-kb"),
+            admin_token: None,
+            master_key: None,
+            audit_url: None,
+            qdrant_url: None,
+            qdrant_collection: "tenant_kb_chunks".into(),
+            embedder: "hashing".into(),
+            model_dir: None,
+            jwt_hs256_secret: None,
+            jwt_rs256_public_key: None,
+            jwks_file: None,
+            jwt_issuer: None,
+            top_k: 5,
+            max_document_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// The layers this milestone reads.
+pub const LAYERS: genai_config::Layers<'static> = genai_config::Layers {
+    default_file: "tenant-kb.toml",
+    env_prefix: "TENANT_KB",
+    aliases: &[("DATABASE_URL", "audit_url"), ("QDRANT_URL", "qdrant_url"), ("EMBED_MODEL_DIR", "model_dir")],
+    ignore: &["TENANT_KB_ADDR"],
+};

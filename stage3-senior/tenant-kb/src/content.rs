@@ -1,0 +1,269 @@
+//! Documents, search and answers: everything that reads or writes a tenant's content, each
+//! call through the caller's policy and into the audit log.
+
+use crate::auth::Member;
+use crate::policy::{Attrs, Decision};
+use crate::service::{check_attrs, check_id, check_text, need, not_found};
+use crate::store::{DocumentInfo, Role};
+use crate::{Kb, KbError, audit};
+use genai_answer::Answerer;
+use genai_core::DocId;
+use genai_retrieval::{Condition, Field, Filter, Hit};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDocument {
+    /// The tenant's own id for it (`[A-Za-z0-9._@-]`, 1–128); adding it again replaces it.
+    #[schema(example = "handbook-2026")]
+    pub id: String,
+    pub title: String,
+    /// Plain text (Markdown is fine).
+    pub text: String,
+    /// What the policy reads: `{"groups": ["billing"], "clearance": ["internal"]}`.
+    #[serde(default)]
+    pub attributes: Attrs,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    #[schema(min_length = 1, max_length = 2000)]
+    pub query: String,
+    /// 1–50 (default 5).
+    #[serde(default)]
+    pub k: Option<usize>,
+    /// Narrow further by document attributes (each: one of these values). Can only narrow: the
+    /// policy's filter is always applied too.
+    #[serde(default)]
+    pub filters: Attrs,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchHit {
+    pub document: String,
+    pub title: String,
+    pub text: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchResponse {
+    pub hits: Vec<SearchHit>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskRequest {
+    #[schema(min_length = 1, max_length = 2000)]
+    pub question: String,
+    #[serde(default)]
+    pub filters: Attrs,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AskResponse {
+    pub answer: String,
+    pub refused: bool,
+    /// The passages the answer quotes, all visible to the caller.
+    pub citations: Vec<SearchHit>,
+}
+
+/// The index's document id for a tenant's document: distinct across tenants, so one tenant
+/// can never overwrite another's chunks by choosing the same id.
+pub(crate) fn index_doc_id(tenant: &str, id: &str) -> DocId {
+    DocId::from_content(format!("{tenant}\u{0}{id}").as_bytes())
+}
+
+impl Kb {
+    /// Adds or replaces a document: text sealed in the registry, chunks in the index with the
+    /// tenant and the attributes.
+    pub async fn add_document(&self, m: &Member, req: NewDocument) -> Result<DocumentInfo, KbError> {
+        need(m, Role::Writer)?;
+        check_id(&req.id, "/id")?;
+        check_text(&req.title, "/title", 500)?;
+        check_text(&req.text, "/text", self.config().max_document_bytes)?;
+        check_attrs(&req.attributes, "/attributes")?;
+        let tenant = m.tenant();
+        let key = self.data_key(tenant).await?;
+        let limits = genai_ingest::LoadLimits::default();
+        let mut doc = genai_ingest::load_bytes(req.text.as_bytes(), &format!("{}.md", req.id), &limits)
+            .map_err(|e| KbError::invalid("unreadable_text", e.to_string(), "/text"))?;
+        doc.id = index_doc_id(tenant, &req.id);
+        doc.source = req.id.clone();
+        let chunks = self.inner.chunker.chunk(&doc);
+        let n = chunks.len() as u64;
+        let index = self.inner.retriever.index();
+        // Replace: the old version's chunks go first (the new one may have fewer).
+        index.delete(&doc_filter(tenant, &req.id)).await?;
+        self.inner.retriever.add(chunks, Some(tenant), &req.attributes).await?;
+        let info = DocumentInfo {
+            id: req.id.clone(),
+            title: req.title,
+            attributes: req.attributes,
+            chunks: n,
+            owner: m.user.id.clone(),
+            created_ms: audit::now_ms(),
+        };
+        let sealed = key.seal(req.text.as_bytes(), &format!("{tenant}/{}", req.id))?;
+        self.inner.store.put_document(tenant, &info, &sealed).await?;
+        self.record(tenant, &m.user.id, "document.add", vec![req.id], json!({"chunks": n, "via": m.via})).await?;
+        Ok(info)
+    }
+
+    /// The documents the caller may see.
+    pub async fn documents(&self, m: &Member) -> Result<Vec<DocumentInfo>, KbError> {
+        let policy = self.policy(m.tenant()).await?;
+        let docs = self.inner.store.documents(m.tenant()).await?;
+        Ok(docs.into_iter().filter(|d| policy.allows(&m.user.attributes, &d.attributes)).collect())
+    }
+
+    /// One document with its text, if the caller may see it. A document they may not see is a
+    /// 404, the same as one that does not exist: its existence is not disclosed.
+    pub async fn document(&self, m: &Member, id: &str) -> Result<(DocumentInfo, String), KbError> {
+        let tenant = m.tenant();
+        let policy = self.policy(tenant).await?;
+        let (info, sealed) = self.inner.store.document(tenant, id).await?.ok_or_else(|| not_found("document", id))?;
+        if !policy.allows(&m.user.attributes, &info.attributes) {
+            return Err(not_found("document", id));
+        }
+        let key = self.data_key(tenant).await?;
+        let text = String::from_utf8(key.open(&sealed, &format!("{tenant}/{id}"))?).unwrap_or_default();
+        self.record(tenant, &m.user.id, "document.read", vec![id.to_owned()], json!({"via": m.via})).await?;
+        Ok((info, text))
+    }
+
+    /// Erases a document from the index and the registry.
+    pub async fn delete_document(&self, m: &Member, id: &str) -> Result<(), KbError> {
+        need(m, Role::Writer)?;
+        let tenant = m.tenant();
+        self.tenant_row(tenant).await?;
+        let index = self.inner.retriever.index();
+        index.delete(&doc_filter(tenant, id)).await?;
+        if !self.inner.store.delete_document(tenant, id).await? {
+            return Err(not_found("document", id));
+        }
+        self.record(tenant, &m.user.id, "document.erase", vec![id.to_owned()], json!({"via": m.via})).await
+    }
+
+    /// Search through the caller's policy: compiled into the index filter, then every hit checked
+    /// again against the registry's copy of the document's attributes.
+    pub async fn search(&self, m: &Member, req: SearchRequest) -> Result<SearchResponse, KbError> {
+        check_text(&req.query, "/query", 2000)?;
+        let k = req.k.unwrap_or(5);
+        if !(1..=50).contains(&k) {
+            return Err(KbError::invalid("invalid_k", "k is 1-50", "/k"));
+        }
+        let hits = self.allowed_hits(m, &req.query, k, &req.filters).await?;
+        let documents = distinct_docs(&hits);
+        self.record(
+            m.tenant(),
+            &m.user.id,
+            "search",
+            documents,
+            json!({"query_sha256": crate::auth::hash_secret(&req.query), "via": m.via}),
+        )
+        .await?;
+        Ok(SearchResponse { hits: hits.iter().map(|(h, title)| search_hit(h, title)).collect() })
+    }
+
+    /// An extractive answer with citations, from what the caller may see.
+    pub async fn ask(&self, m: &Member, req: AskRequest) -> Result<AskResponse, KbError> {
+        check_text(&req.question, "/question", 2000)?;
+        let hits = self.allowed_hits(m, &req.question, self.config().top_k, &req.filters).await?;
+        let plain: Vec<Hit> = hits.iter().map(|(h, _)| h.clone()).collect();
+        let stats = match genai_answer::evidence_terms(&req.question) {
+            terms if !terms.is_empty() => self.inner.retriever.index().term_stats(&terms).await?,
+            _ => None,
+        };
+        let answer = self.inner.extractive.answer(&req.question, &plain, stats.as_ref()).await;
+        let cited: Vec<String> = answer.citations.iter().map(|c| c.citation.source.clone()).collect();
+        let citations =
+            hits.iter().filter(|(h, _)| cited.contains(&h.chunk.source)).map(|(h, t)| search_hit(h, t)).collect();
+        self.record(m.tenant(), &m.user.id, "ask", distinct_docs(&hits), json!({"question_sha256": crate::auth::hash_secret(&req.question), "refused": answer.refused, "via": m.via}))
+            .await?;
+        Ok(AskResponse { answer: answer.text, refused: answer.refused, citations })
+    }
+
+    /// Why `user` may or may not see document `id` (tenant admins only).
+    pub async fn explain(&self, m: &Member, user: &str, id: &str) -> Result<Decision, KbError> {
+        need(m, Role::Admin)?;
+        let tenant = m.tenant();
+        let policy = self.policy(tenant).await?;
+        let u = self.inner.store.user(tenant, user).await?.ok_or_else(|| not_found("user", user))?;
+        let (info, _) = self.inner.store.document(tenant, id).await?.ok_or_else(|| not_found("document", id))?;
+        Ok(policy.decide(&u.attributes, &info.attributes))
+    }
+
+    /// Retrieval with the policy filter, then the defence-in-depth check: a hit of another
+    /// tenant, of a document the registry no longer has, or one the policy refuses on the
+    /// registry's attributes is dropped and counted as an alarm, never returned.
+    async fn allowed_hits(
+        &self,
+        m: &Member,
+        query: &str,
+        k: usize,
+        narrow: &Attrs,
+    ) -> Result<Vec<(Hit, String)>, KbError> {
+        check_attrs(narrow, "/filters")?;
+        let tenant = m.tenant();
+        let policy = self.policy(tenant).await?;
+        let mut filter = policy.filter_for(tenant, &m.user.attributes);
+        for (name, values) in narrow {
+            filter = filter.and(Condition::AnyOf { field: Field::Attr(name.clone()), values: values.clone() });
+        }
+        let mut req = genai_retrieval::SearchRequest::new(query, self.inner.mode, k);
+        req.filter = Some(filter);
+        let hits = self.inner.retriever.search(&req).await?;
+        let mut out = Vec::with_capacity(hits.len());
+        for h in hits {
+            let stored = self.inner.store.document(tenant, &h.chunk.source).await?;
+            let verdict = match &stored {
+                _ if h.tenant.as_deref() != Some(tenant) => Err("another tenant's chunk"),
+                None => Err("a chunk of a document the registry does not have"),
+                Some((info, _)) if !policy.allows(&m.user.attributes, &info.attributes) => {
+                    Err("a chunk the policy refuses")
+                }
+                Some((info, _)) if info.attributes != h.attrs => {
+                    Err("a chunk whose attributes differ from the registry's")
+                }
+                Some((info, _)) => Ok(info.title.clone()),
+            };
+            match verdict {
+                Ok(title) => out.push((h, title)),
+                Err(why) => {
+                    self.inner.alarms.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("tenant_kb_policy_alarms_total").increment(1);
+                    tracing::error!(tenant, document = %h.chunk.source, why, "post-retrieval check refused an index result");
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many index results the post-retrieval check refused since start.
+    pub fn alarms(&self) -> u64 {
+        self.inner.alarms.load(Ordering::Relaxed)
+    }
+}
+
+fn doc_filter(tenant: &str, id: &str) -> Filter {
+    Filter::tenant(tenant).and(Condition::Match { field: Field::Source, value: id.to_owned() })
+}
+
+fn distinct_docs(hits: &[(Hit, String)]) -> Vec<String> {
+    let mut docs: Vec<String> = Vec::new();
+    for (h, _) in hits {
+        if !docs.contains(&h.chunk.source) {
+            docs.push(h.chunk.source.clone());
+        }
+    }
+    docs
+}
+
+fn search_hit(h: &Hit, title: &str) -> SearchHit {
+    SearchHit { document: h.chunk.source.clone(), title: title.to_owned(), text: h.chunk.text.clone(), score: h.score }
+}

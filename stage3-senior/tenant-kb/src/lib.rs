@@ -1,0 +1,106 @@
+//! Milestone 7: a multi-tenant knowledge base. Tenants, users with attributes, API keys and JWTs;
+//! an attribute-based access policy per tenant compiled into the index filter (a search never
+//! fetches what the user may not see) and checked again on every result; text sealed under a
+//! per-tenant data key, so erasing a tenant is destroying its key; an append-only, hash-chained
+//! audit log per tenant on SQLite or PostgreSQL.
+//!
+//! - [`policy`]: the ABAC language, its reference evaluator and its compiler to filters.
+//! - [`Kb`] (`service.rs`, `content.rs`): the service, every operation authorised and audited.
+//! - [`api`]: the HTTP API (OpenAPI at `/openapi.json`) and the `/kb` page.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+mod bench;
+pub mod cli;
+pub mod config;
+mod content;
+pub mod crypto;
+pub mod demo;
+pub mod policy;
+mod service;
+pub mod store;
+
+pub use config::Config;
+pub use content::{AskRequest, AskResponse, NewDocument, SearchHit, SearchRequest, SearchResponse};
+pub use service::{ErasureReport, IssuedKey, Kb, NewKey, NewTenant, NewUser};
+
+use axum::http::StatusCode;
+
+/// What went wrong, classified by what the caller should do.
+#[derive(Debug, thiserror::Error)]
+pub enum KbError {
+    /// No credential, or one that is not valid: authenticate (401).
+    #[error("missing or invalid credentials")]
+    Unauthenticated,
+    /// Valid credential without the right: ask for it (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Fix the request (400 / 422).
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String, at: Option<String> },
+    #[error("{what} {id:?} not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    Conflict(String),
+    /// The tenant was erased: nothing of it can be read again (410).
+    #[error("tenant {0:?} was erased")]
+    Gone(String),
+    /// A backing store failed: retry later (503).
+    #[error("{what} unavailable: {detail}")]
+    Unavailable { what: &'static str, detail: String },
+    /// Startup: configuration or files.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl KbError {
+    pub(crate) fn invalid(code: &'static str, message: impl Into<String>, at: &str) -> Self {
+        Self::Invalid { code, message: message.into(), at: Some(at.to_owned()) }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Invalid { code: "unsupported_filter", .. } => StatusCode::BAD_REQUEST,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
+            Self::Unavailable { .. } | Self::Setup(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl From<store::StoreError> for KbError {
+    fn from(e: store::StoreError) -> Self {
+        match e {
+            store::StoreError::Exists { what, id } => Self::Conflict(format!("{what} {id:?} already exists")),
+            other => Self::Unavailable { what: "registry", detail: other.to_string() },
+        }
+    }
+}
+
+impl From<audit::AuditError> for KbError {
+    fn from(e: audit::AuditError) -> Self {
+        Self::Unavailable { what: "audit log", detail: e.to_string() }
+    }
+}
+
+impl From<genai_retrieval::IndexError> for KbError {
+    fn from(e: genai_retrieval::IndexError) -> Self {
+        match e {
+            genai_retrieval::IndexError::UnsupportedFilter { reason } => {
+                Self::Invalid { code: "unsupported_filter", message: reason, at: Some("/filters".into()) }
+            }
+            other => Self::Unavailable { what: "index", detail: other.to_string() },
+        }
+    }
+}
+
+impl From<crypto::CryptoError> for KbError {
+    fn from(e: crypto::CryptoError) -> Self {
+        Self::Unavailable { what: "key store", detail: e.to_string() }
+    }
+}
