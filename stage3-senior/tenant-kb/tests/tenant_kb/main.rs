@@ -5,6 +5,7 @@
 
 mod audit;
 mod authz;
+mod browser;
 mod erasure;
 mod leak;
 mod policy;
