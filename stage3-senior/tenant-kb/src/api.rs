@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `POST/GET /admin/v1/tenants`, `DELETE /admin/v1/tenants/{id}`, `POST /admin/v1/tenants/{id}/admin-key`, `GET /admin/v1/tenants/{id}/audit/verify` | platform |
 //! | `GET /v1/me`, `GET /v1/documents`, `GET /v1/documents/{id}`, `POST /v1/search`, `POST /v1/ask` | reader |
-//! | `POST /v1/documents`, `DELETE /v1/documents/{id}` | writer |
+//! | `POST /v1/documents`, `POST /v1/documents/batch`, `DELETE /v1/documents/{id}` | writer |
 //! | `POST /v1/users`, `DELETE /v1/users/{id}`, `POST /v1/keys`, `DELETE /v1/keys/{id}`, `GET/PUT /v1/policy`, `GET /v1/explain`, `GET /v1/audit`, `GET /v1/audit/verify` | admin |
 
 use crate::audit::{Entry, Verification};
@@ -29,7 +29,8 @@ use genai_http::{ApiError, ErrorBody};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// Room for a batch of documents; one document is capped by `max_document_bytes`.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 pub fn router(kb: Kb) -> Router {
     Router::new()
@@ -50,6 +51,7 @@ pub fn router(kb: Kb) -> Router {
         .route("/v1/keys/{id}", delete(revoke_key))
         .route("/v1/policy", get(get_policy).put(put_policy))
         .route("/v1/documents", post(add_document).get(documents))
+        .route("/v1/documents/batch", post(add_documents))
         .route("/v1/documents/{id}", get(document).delete(delete_document))
         .route("/v1/search", post(search))
         .route("/v1/ask", post(ask))
@@ -277,6 +279,22 @@ async fn add_document(
     Ok((StatusCode::CREATED, Json(kb.add_document(m, req).await?)))
 }
 
+/// Up to 1,000 documents added in one call (checked first, then written together).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentBatch {
+    pub documents: Vec<NewDocument>,
+}
+
+#[utoipa::path(post, path = "/v1/documents/batch", tag = "content", request_body = DocumentBatch, security(("bearer" = [])),
+    responses((status = 201, body = Vec<DocumentInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_documents(State(kb): State<Kb>, headers: HeaderMap, b: Result<Bytes, BytesRejection>) -> Res<(StatusCode, Json<Vec<DocumentInfo>>)> {
+    let p = principal(&kb, &headers).await?;
+    let m = member(&p)?;
+    let req: DocumentBatch = body(&headers, b)?;
+    Ok((StatusCode::CREATED, Json(kb.add_documents(m, req.documents).await?)))
+}
+
 #[utoipa::path(get, path = "/v1/documents", tag = "content", security(("bearer" = [])),
     responses((status = 200, description = "The documents the caller may see", body = Vec<DocumentInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn documents(State(kb): State<Kb>, headers: HeaderMap) -> Res<Json<Vec<DocumentInfo>>> {
@@ -417,7 +435,7 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "genai-roadmap tenant knowledge base", description = "A multi-tenant knowledge base: tenants, users with attributes, API keys and JWTs; an ABAC policy per tenant compiled into every search; sealed text, crypto-shredding erasure and a hash-chained audit log."),
     paths(readyz, create_tenant, tenants, erase_tenant, bootstrap_key, verify_tenant_audit, me, create_user, delete_user, issue_key, revoke_key,
-        get_policy, put_policy, add_document, documents, document, delete_document, search, ask, explain, audit, verify_audit),
+        get_policy, put_policy, add_document, add_documents, documents, document, delete_document, search, ask, explain, audit, verify_audit),
     modifiers(&Security),
     tags((name = "platform"), (name = "tenant"), (name = "admin"), (name = "content"), (name = "service"))
 )]

@@ -271,22 +271,27 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn put_document(&self, tenant: &str, d: &DocumentInfo, sealed: &[u8]) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO kb_documents (tenant, id, title, attrs, sealed, chunks, owner, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (tenant, id) DO UPDATE SET title = excluded.title, attrs = excluded.attrs, sealed = excluded.sealed,
-             chunks = excluded.chunks, owner = excluded.owner, created_ms = excluded.created_ms",
-        )
-        .bind(tenant)
-        .bind(&d.id)
-        .bind(&d.title)
-        .bind(serde_json::to_string(&d.attributes).unwrap_or_default())
-        .bind(sealed)
-        .bind(d.chunks as i64)
-        .bind(&d.owner)
-        .bind(d.created_ms)
-        .execute(&self.pool)
-        .await?;
+    /// Inserts or replaces documents with their sealed text, in one transaction.
+    pub async fn put_documents(&self, tenant: &str, docs: &[(DocumentInfo, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (d, sealed) in docs {
+            sqlx::query(
+                "INSERT INTO kb_documents (tenant, id, title, attrs, sealed, chunks, owner, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (tenant, id) DO UPDATE SET title = excluded.title, attrs = excluded.attrs, sealed = excluded.sealed,
+                 chunks = excluded.chunks, owner = excluded.owner, created_ms = excluded.created_ms",
+            )
+            .bind(tenant)
+            .bind(&d.id)
+            .bind(&d.title)
+            .bind(serde_json::to_string(&d.attributes).unwrap_or_default())
+            .bind(sealed)
+            .bind(d.chunks as i64)
+            .bind(&d.owner)
+            .bind(d.created_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
