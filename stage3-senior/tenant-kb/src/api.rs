@@ -288,7 +288,11 @@ pub struct DocumentBatch {
 
 #[utoipa::path(post, path = "/v1/documents/batch", tag = "content", request_body = DocumentBatch, security(("bearer" = [])),
     responses((status = 201, body = Vec<DocumentInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn add_documents(State(kb): State<Kb>, headers: HeaderMap, b: Result<Bytes, BytesRejection>) -> Res<(StatusCode, Json<Vec<DocumentInfo>>)> {
+async fn add_documents(
+    State(kb): State<Kb>,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Res<(StatusCode, Json<Vec<DocumentInfo>>)> {
     let p = principal(&kb, &headers).await?;
     let m = member(&p)?;
     let req: DocumentBatch = body(&headers, b)?;

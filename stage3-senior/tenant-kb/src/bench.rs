@@ -93,7 +93,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             if rng.random_bool(0.2) {
                 attributes.insert("visibility".into(), vec!["public".into()]);
             }
-            batch.push(NewDocument { id: format!("p{d}"), title: format!("paragraph {d}"), text: text.clone(), attributes });
+            batch.push(NewDocument {
+                id: format!("p{d}"),
+                title: format!("paragraph {d}"),
+                text: text.clone(),
+                attributes,
+            });
         }
         chunks += kb.add_documents(&admin, batch).await?.iter().map(|i| i.chunks).sum::<u64>();
         bar.inc(args.docs as u64);

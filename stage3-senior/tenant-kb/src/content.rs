@@ -116,7 +116,9 @@ impl Kb {
         // Replace: the old versions' chunks go first (a new version may have fewer).
         let ids: Vec<String> = reqs.iter().map(|r| r.id.clone()).collect();
         let index = self.inner.retriever.index();
-        index.delete(&Filter::tenant(tenant).and(Condition::AnyOf { field: Field::Source, values: ids.clone() })).await?;
+        index
+            .delete(&Filter::tenant(tenant).and(Condition::AnyOf { field: Field::Source, values: ids.clone() }))
+            .await?;
         let mut records = Vec::new();
         let mut counts = Vec::with_capacity(docs.len());
         for (doc, req) in docs.iter().zip(&reqs) {
@@ -129,7 +131,12 @@ impl Kb {
         let records = records
             .into_iter()
             .zip(vectors)
-            .map(|((chunk, attrs), vector)| genai_retrieval::Record { chunk, vector, tenant: Some(tenant.to_owned()), attrs })
+            .map(|((chunk, attrs), vector)| genai_retrieval::Record {
+                chunk,
+                vector,
+                tenant: Some(tenant.to_owned()),
+                attrs,
+            })
             .collect();
         index.upsert(records).await?;
         let mut rows = Vec::with_capacity(reqs.len());
@@ -256,19 +263,16 @@ impl Kb {
         let mut req = genai_retrieval::SearchRequest::new(query, self.inner.mode, k);
         req.filter = Some(filter);
         let hits = self.inner.retriever.search(&req).await?;
+        let ids: Vec<String> = hits.iter().map(|h| h.chunk.source.clone()).collect();
+        let registry = self.inner.store.attributes(tenant, &ids).await?;
         let mut out = Vec::with_capacity(hits.len());
         for h in hits {
-            let stored = self.inner.store.document(tenant, &h.chunk.source).await?;
-            let verdict = match &stored {
+            let verdict = match registry.get(&h.chunk.source) {
                 _ if h.tenant.as_deref() != Some(tenant) => Err("another tenant's chunk"),
                 None => Err("a chunk of a document the registry does not have"),
-                Some((info, _)) if !policy.allows(&m.user.attributes, &info.attributes) => {
-                    Err("a chunk the policy refuses")
-                }
-                Some((info, _)) if info.attributes != h.attrs => {
-                    Err("a chunk whose attributes differ from the registry's")
-                }
-                Some((info, _)) => Ok(info.title.clone()),
+                Some((_, attrs)) if !policy.allows(&m.user.attributes, attrs) => Err("a chunk the policy refuses"),
+                Some((_, attrs)) if *attrs != h.attrs => Err("a chunk whose attributes differ from the registry's"),
+                Some((title, _)) => Ok(title.clone()),
             };
             match verdict {
                 Ok(title) => out.push((h, title)),

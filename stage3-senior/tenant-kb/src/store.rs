@@ -6,6 +6,7 @@ use crate::policy::Attrs;
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use utoipa::ToSchema;
@@ -303,6 +304,29 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| (doc_row(&r), r.get("sealed"))))
+    }
+
+    /// Attributes of these documents of `tenant` (absent ones are left out), without their text:
+    /// what the post-retrieval check reads for every hit.
+    pub async fn attributes(
+        &self,
+        tenant: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, (String, Attrs)>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("SELECT id, title, attrs FROM kb_documents WHERE tenant = ? AND id IN ({marks})");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let attrs = serde_json::from_str(r.get::<&str, _>("attrs")).unwrap_or_default();
+                out.insert(r.get("id"), (r.get("title"), attrs));
+            }
+        }
+        Ok(out)
     }
 
     pub async fn documents(&self, tenant: &str) -> Result<Vec<DocumentInfo>, StoreError> {

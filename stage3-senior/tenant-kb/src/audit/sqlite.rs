@@ -1,12 +1,14 @@
-//! The embedded audit store: SQLite, one writer at a time per process.
+//! The embedded audit store: SQLite, one writer task per process committing appends in groups.
 
 use super::{AuditError, AuditStore, Entry, GENESIS, NewEntry, chain_mac, head_mac, now_ms};
 use crate::crypto::Key;
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use tokio::sync::{mpsc, oneshot};
 
 pub(super) const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS kb_audit (
@@ -17,16 +19,27 @@ pub(super) const SCHEMA: &[&str] = &[
         tenant TEXT PRIMARY KEY, seq BIGINT NOT NULL, mac TEXT NOT NULL, sealed TEXT NOT NULL)",
 ];
 
+/// Appends go through one writer task that commits whatever is waiting in one transaction
+/// (group commit): one fsync for many entries, so a busy service is not limited to one audited
+/// request per disk flush. Each caller is answered only after its entry is durable.
 #[derive(Debug, Clone)]
 pub struct SqliteAudit {
     pool: SqlitePool,
-    /// Serialises appends: SQLite has one writer, and a deferred transaction that reads the head
-    /// then writes would fail with SQLITE_BUSY rather than wait.
-    write: std::sync::Arc<tokio::sync::Mutex<()>>,
+    jobs: mpsc::Sender<Job>,
 }
 
+struct Job {
+    chain: Key,
+    tenant: String,
+    entry: NewEntry,
+    done: oneshot::Sender<Result<Entry, AuditError>>,
+}
+
+/// Entries committed together at most.
+const GROUP: usize = 256;
+
 impl SqliteAudit {
-    /// Opens (or creates) the log in the SQLite file at `path`.
+    /// Opens (or creates) the log in the SQLite file at `path` and starts its writer task.
     pub async fn open(path: &Path) -> Result<Self, AuditError> {
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(AuditError::Unavailable)?
@@ -38,13 +51,94 @@ impl SqliteAudit {
         for s in SCHEMA {
             sqlx::query(*s).execute(&pool).await.map_err(AuditError::Unavailable)?;
         }
-        Ok(Self { pool, write: Default::default() })
+        let (jobs, rx) = mpsc::channel(4 * GROUP);
+        tokio::spawn(writer(pool.clone(), rx));
+        Ok(Self { pool, jobs })
     }
 
     /// The pool, for tests that edit the file by hand.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        match write_group(&pool, &jobs).await {
+            Ok(entries) => {
+                for (job, e) in jobs.into_iter().zip(entries) {
+                    let _ = job.done.send(Ok(e));
+                }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                for job in jobs {
+                    let _ = job.done.send(Err(AuditError::Unavailable(sqlx::Error::Protocol(reason.clone()))));
+                }
+            }
+        }
+    }
+}
+
+/// Chains and stores a group of entries in one transaction, heads updated once per tenant.
+async fn write_group(pool: &SqlitePool, jobs: &[Job]) -> Result<Vec<Entry>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut heads: HashMap<&str, (u64, String, &Key)> = HashMap::new();
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let tenant = job.tenant.as_str();
+        let (last, prev) = match heads.get(tenant) {
+            Some((seq, mac, _)) => (*seq, mac.clone()),
+            None => {
+                let row = sqlx::query("SELECT seq, mac FROM kb_audit_heads WHERE tenant = ?")
+                    .bind(tenant)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                row.map_or((0, GENESIS.to_owned()), |r| (r.get::<i64, _>("seq") as u64, r.get::<String, _>("mac")))
+            }
+        };
+        let seq = last + 1;
+        let at_ms = now_ms();
+        let mac = chain_mac(&job.chain, tenant, seq, at_ms, &job.entry, &prev);
+        sqlx::query(
+            "INSERT INTO kb_audit (tenant, seq, at_ms, actor, action, documents, detail, prev, mac)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant)
+        .bind(seq as i64)
+        .bind(at_ms)
+        .bind(&job.entry.actor)
+        .bind(&job.entry.action)
+        .bind(serde_json::to_string(&job.entry.documents).unwrap_or_default())
+        .bind(job.entry.detail.to_string())
+        .bind(&prev)
+        .bind(&mac)
+        .execute(&mut *tx)
+        .await?;
+        heads.insert(tenant, (seq, mac.clone(), &job.chain));
+        out.push(Entry { tenant: tenant.to_owned(), seq, at_ms, entry: job.entry.clone(), prev, mac });
+    }
+    for (tenant, (seq, mac, chain)) in &heads {
+        sqlx::query(
+            "INSERT INTO kb_audit_heads (tenant, seq, mac, sealed) VALUES (?, ?, ?, ?)
+             ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, mac = excluded.mac, sealed = excluded.sealed",
+        )
+        .bind(*tenant)
+        .bind(*seq as i64)
+        .bind(mac)
+        .bind(head_mac(chain, tenant, *seq, mac))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 #[async_trait]
@@ -54,48 +148,11 @@ impl AuditStore for SqliteAudit {
     }
 
     async fn append(&self, chain: &Key, tenant: &str, entry: NewEntry) -> Result<Entry, AuditError> {
-        let _one_writer = self.write.lock().await;
-        let mut tx = self.pool.begin().await.map_err(AuditError::Unavailable)?;
-        let head = sqlx::query("SELECT seq, mac FROM kb_audit_heads WHERE tenant = ?")
-            .bind(tenant)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(AuditError::Unavailable)?;
-        let (seq, prev) = match head {
-            Some(r) => (r.get::<i64, _>("seq") as u64 + 1, r.get::<String, _>("mac")),
-            None => (1, GENESIS.to_owned()),
-        };
-        let at_ms = now_ms();
-        let mac = chain_mac(chain, tenant, seq, at_ms, &entry, &prev);
-        sqlx::query(
-            "INSERT INTO kb_audit (tenant, seq, at_ms, actor, action, documents, detail, prev, mac)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(tenant)
-        .bind(seq as i64)
-        .bind(at_ms)
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(serde_json::to_string(&entry.documents).unwrap_or_default())
-        .bind(entry.detail.to_string())
-        .bind(&prev)
-        .bind(&mac)
-        .execute(&mut *tx)
-        .await
-        .map_err(AuditError::Unavailable)?;
-        sqlx::query(
-            "INSERT INTO kb_audit_heads (tenant, seq, mac, sealed) VALUES (?, ?, ?, ?)
-             ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, mac = excluded.mac, sealed = excluded.sealed",
-        )
-        .bind(tenant)
-        .bind(seq as i64)
-        .bind(&mac)
-        .bind(head_mac(chain, tenant, seq, &mac))
-        .execute(&mut *tx)
-        .await
-        .map_err(AuditError::Unavailable)?;
-        tx.commit().await.map_err(AuditError::Unavailable)?;
-        Ok(Entry { tenant: tenant.to_owned(), seq, at_ms, entry, prev, mac })
+        let (done, wait) = oneshot::channel();
+        let job = Job { chain: chain.clone(), tenant: tenant.to_owned(), entry, done };
+        let gone = || AuditError::Unavailable(sqlx::Error::Protocol("the audit writer stopped".into()));
+        self.jobs.send(job).await.map_err(|_| gone())?;
+        wait.await.map_err(|_| gone())?
     }
 
     async fn entries(&self, tenant: &str, after: u64, limit: usize) -> Result<Vec<Entry>, AuditError> {

@@ -268,12 +268,21 @@ async fn bad_input_is_a_precise_4xx() {
     }
     // A batch is checked whole before anything is written.
     let doc = |id: &str| json!({"id": id, "title": id, "text": "batch text"});
-    let (s, v) = app.call(Method::POST, "/v1/documents/batch", Some(&key), Some(json!({"documents": [doc("x"), doc("y"), doc("x")]}))).await;
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/v1/documents/batch",
+            Some(&key),
+            Some(json!({"documents": [doc("x"), doc("y"), doc("x")]})),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["at"], "/documents/2/id");
     let (_, listed) = app.call(Method::GET, "/v1/documents", Some(&key), None).await;
     assert_eq!(listed, json!([]), "nothing of a refused batch was written");
-    let (s, v) = app.call(Method::POST, "/v1/documents/batch", Some(&key), Some(json!({"documents": [doc("x"), doc("y")]}))).await;
+    let (s, v) = app
+        .call(Method::POST, "/v1/documents/batch", Some(&key), Some(json!({"documents": [doc("x"), doc("y")]})))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v.as_array().unwrap().len(), 2);
     let (s, _) = app.call(Method::GET, "/openapi.json", None, None).await;
