@@ -197,3 +197,33 @@ async fn the_agent_workflow_is_mounted_at_agents_and_runs_the_demo_corpus() {
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn the_knowledge_base_is_mounted_at_kb_with_its_demo_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tenant_kb::Config { data_dir: dir.path().to_owned(), ..tenant_kb::Config::default() };
+    let kb = tenant_kb::Kb::open(config).await.unwrap();
+    let keys = tenant_kb::demo::seed(&kb).await.unwrap();
+    let (base, stop, handle) = start(AppState::default().with_kb(kb)).await;
+    let landing = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(landing.contains(r#"<a href="/kb">open</a>"#), "{landing}");
+    let page = reqwest::get(format!("{base}/kb")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Tenant knowledge base") && page.contains("location.pathname"));
+    let users: Vec<serde_json::Value> =
+        reqwest::get(format!("{base}/kb/demo-users")).await.unwrap().json().await.unwrap();
+    assert_eq!(users.len(), keys.len());
+    let alice = &keys.iter().find(|(u, _)| u == "acme/alice").unwrap().1;
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/kb/v1/ask"))
+        .bearer_auth(alice)
+        .json(&serde_json::json!({"question": "Where does the billing system run?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer["answer"].as_str().unwrap().contains("Frankfurt"), "{answer}");
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+}

@@ -136,7 +136,7 @@ async fn readyz(State(kb): State<Kb>) -> Res<&'static str> {
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants", tag = "platform", request_body = NewTenant, security(("bearer" = [])),
-    responses((status = 201, body = Tenant), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, description = "Not application/json", body = ErrorBody), (status = 413, description = "Body over the limit", body = ErrorBody), (status = 400, description = "Not JSON", body = ErrorBody), (status = 201, body = Tenant), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_tenant(
     State(kb): State<Kb>,
     headers: HeaderMap,
@@ -201,7 +201,7 @@ async fn me(State(kb): State<Kb>, headers: HeaderMap) -> Res<Json<Me>> {
 }
 
 #[utoipa::path(post, path = "/v1/users", tag = "admin", request_body = NewUser, security(("bearer" = [])),
-    responses((status = 201, body = User), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, description = "Not application/json", body = ErrorBody), (status = 413, description = "Body over the limit", body = ErrorBody), (status = 400, description = "Not JSON", body = ErrorBody), (status = 201, body = User), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_user(
     State(kb): State<Kb>,
     headers: HeaderMap,
@@ -214,7 +214,8 @@ async fn create_user(
 }
 
 #[utoipa::path(delete, path = "/v1/users/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The caller's own user (another admin erases it)", body = ErrorBody)))]
 async fn delete_user(State(kb): State<Kb>, headers: HeaderMap, Path(id): Path<String>) -> Res<StatusCode> {
     let p = principal(&kb, &headers).await?;
     kb.delete_user(member(&p)?, &id).await?;
@@ -222,7 +223,7 @@ async fn delete_user(State(kb): State<Kb>, headers: HeaderMap, Path(id): Path<St
 }
 
 #[utoipa::path(post, path = "/v1/keys", tag = "admin", request_body = NewKey, security(("bearer" = [])),
-    responses((status = 201, description = "The key is shown once", body = IssuedKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, description = "Not application/json", body = ErrorBody), (status = 413, description = "Body over the limit", body = ErrorBody), (status = 400, description = "Not JSON", body = ErrorBody), (status = 201, description = "The key is shown once", body = IssuedKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn issue_key(
     State(kb): State<Kb>,
     headers: HeaderMap,
@@ -257,7 +258,7 @@ async fn get_policy(State(kb): State<Kb>, headers: HeaderMap) -> Res<Json<Policy
 }
 
 #[utoipa::path(put, path = "/v1/policy", tag = "admin", request_body = PolicyBody, security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "The policy does not parse: the line and why", body = ErrorBody)))]
+    responses((status = 415, description = "Not application/json", body = ErrorBody), (status = 413, description = "Body over the limit", body = ErrorBody), (status = 400, description = "Not JSON", body = ErrorBody), (status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "The policy does not parse: the line and why", body = ErrorBody)))]
 async fn put_policy(State(kb): State<Kb>, headers: HeaderMap, b: Result<Bytes, BytesRejection>) -> Res<StatusCode> {
     let p = principal(&kb, &headers).await?;
     let m = member(&p)?;
@@ -267,7 +268,7 @@ async fn put_policy(State(kb): State<Kb>, headers: HeaderMap, b: Result<Bytes, B
 }
 
 #[utoipa::path(post, path = "/v1/documents", tag = "content", request_body = NewDocument, security(("bearer" = [])),
-    responses((status = 201, body = DocumentInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, description = "Not application/json", body = ErrorBody), (status = 400, description = "Not JSON", body = ErrorBody), (status = 201, body = DocumentInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_document(
     State(kb): State<Kb>,
     headers: HeaderMap,
@@ -287,7 +288,7 @@ pub struct DocumentBatch {
 }
 
 #[utoipa::path(post, path = "/v1/documents/batch", tag = "content", request_body = DocumentBatch, security(("bearer" = [])),
-    responses((status = 201, body = Vec<DocumentInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, description = "Not application/json", body = ErrorBody), (status = 400, description = "Not JSON", body = ErrorBody), (status = 201, body = Vec<DocumentInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_documents(
     State(kb): State<Kb>,
     headers: HeaderMap,
@@ -331,7 +332,7 @@ async fn delete_document(State(kb): State<Kb>, headers: HeaderMap, Path(id): Pat
 }
 
 #[utoipa::path(post, path = "/v1/search", tag = "content", request_body = SearchRequest, security(("bearer" = [])),
-    responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, description = "Not application/json", body = ErrorBody), (status = 413, description = "Body over the limit", body = ErrorBody), (status = 200, body = SearchResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn search(
     State(kb): State<Kb>,
     headers: HeaderMap,
@@ -344,7 +345,7 @@ async fn search(
 }
 
 #[utoipa::path(post, path = "/v1/ask", tag = "content", request_body = AskRequest, security(("bearer" = [])),
-    responses((status = 200, body = AskResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, description = "Not application/json", body = ErrorBody), (status = 413, description = "Body over the limit", body = ErrorBody), (status = 200, body = AskResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn ask(State(kb): State<Kb>, headers: HeaderMap, b: Result<Bytes, BytesRejection>) -> Res<Json<AskResponse>> {
     let p = principal(&kb, &headers).await?;
     let m = member(&p)?;
@@ -361,7 +362,7 @@ pub struct ExplainParams {
 }
 
 #[utoipa::path(get, path = "/v1/explain", tag = "admin", params(ExplainParams), security(("bearer" = [])),
-    responses((status = 200, description = "The rules that allow and deny", body = Decision), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 422, description = "Not the request shape, or a rule", body = ErrorBody), (status = 200, description = "The rules that allow and deny", body = Decision), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn explain(
     State(kb): State<Kb>,
     headers: HeaderMap,
@@ -379,6 +380,7 @@ async fn explain(
 pub struct AuditParams {
     /// Entries after this sequence number (default 0).
     #[serde(default)]
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub after: u64,
     /// At most this many (1–1000, default 100).
     #[serde(default)]
@@ -386,7 +388,7 @@ pub struct AuditParams {
 }
 
 #[utoipa::path(get, path = "/v1/audit", tag = "admin", params(AuditParams), security(("bearer" = [])),
-    responses((status = 200, body = Vec<Entry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 422, description = "Not the request shape, or a rule", body = ErrorBody), (status = 200, body = Vec<Entry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn audit(
     State(kb): State<Kb>,
     headers: HeaderMap,
@@ -395,6 +397,9 @@ async fn audit(
     let p = principal(&kb, &headers).await?;
     let m = member(&p)?;
     let Query(q) = q.map_err(|e| KbError::Invalid { code: "invalid_query", message: e.body_text(), at: None })?;
+    if q.after > i64::MAX as u64 {
+        return Err(KbError::invalid("invalid_query", "after is at most 9223372036854775807", "after").into());
+    }
     Ok(Json(kb.audit_entries(m, q.after, q.limit.unwrap_or(100)).await?))
 }
 

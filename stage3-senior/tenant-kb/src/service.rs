@@ -352,6 +352,10 @@ impl Kb {
     /// tenant; the audit chain keeps the user id, which no longer resolves to a person.
     pub async fn delete_user(&self, m: &Member, id: &str) -> Result<(), KbError> {
         need(m, Role::Admin)?;
+        if id == m.user.id {
+            // Also what keeps a tenant from locking itself out by erasing its last admin.
+            return Err(KbError::Conflict("you cannot erase the user you are signed in as; another admin can".into()));
+        }
         if !self.inner.store.delete_user(m.tenant(), id).await? {
             return Err(not_found("user", id));
         }

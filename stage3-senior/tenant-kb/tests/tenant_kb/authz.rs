@@ -266,6 +266,11 @@ async fn bad_input_is_a_precise_4xx() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
         assert_eq!(v["error"]["at"], at, "{body}: {v}");
     }
+    // An admin cannot erase themselves (nor so lock the tenant out).
+    let (s, v) = app.call(Method::DELETE, "/v1/users/admin", Some(&key), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, v) = app.call(Method::GET, "/v1/audit?after=9223372036854775808", Some(&key), None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     // A batch is checked whole before anything is written.
     let doc = |id: &str| json!({"id": id, "title": id, "text": "batch text"});
     let (s, v) = app
