@@ -290,6 +290,8 @@ pub async fn open_kb() -> anyhow::Result<tenant_kb::Kb> {
     let config: tenant_kb::Config = tenant_kb::config::LAYERS.load(None)?;
     let kb = tenant_kb::Kb::open(config).await?;
     tenant_kb::demo::seed(&kb).await?;
+    // Ingest workers for POST /kb/v1/jobs; they live as long as the runtime.
+    drop(kb.start_workers());
     Ok(kb)
 }
 

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `POST/GET /admin/v1/tenants`, `DELETE /admin/v1/tenants/{id}`, `POST /admin/v1/tenants/{id}/admin-key`, `GET /admin/v1/tenants/{id}/audit/verify` | platform |
 //! | `GET /v1/me`, `GET /v1/documents`, `GET /v1/documents/{id}`, `POST /v1/search`, `POST /v1/ask` | reader |
-//! | `POST /v1/documents`, `POST /v1/documents/batch`, `DELETE /v1/documents/{id}` | writer |
+//! | `POST /v1/documents`, `POST /v1/documents/batch`, `DELETE /v1/documents/{id}`, `POST/GET /v1/jobs`, `GET /v1/jobs/{id}` | writer |
 //! | `POST /v1/users`, `DELETE /v1/users/{id}`, `POST /v1/keys`, `DELETE /v1/keys/{id}`, `GET/PUT /v1/policy`, `GET /v1/explain`, `GET /v1/audit`, `GET /v1/audit/verify` | admin |
 
 use crate::audit::{Entry, Verification};
@@ -15,7 +15,7 @@ use crate::policy::Decision;
 use crate::service::member;
 use crate::store::{DocumentInfo, Tenant, User};
 use crate::{
-    AskRequest, AskResponse, ErasureReport, IssuedKey, Kb, KbError, NewDocument, NewKey, NewTenant, NewUser,
+    AskRequest, AskResponse, ErasureReport, IssuedKey, JobInfo, Kb, KbError, NewDocument, NewKey, NewTenant, NewUser,
     SearchRequest, SearchResponse,
 };
 use axum::body::Bytes;
@@ -53,6 +53,8 @@ pub fn router(kb: Kb) -> Router {
         .route("/v1/documents", post(add_document).get(documents))
         .route("/v1/documents/batch", post(add_documents))
         .route("/v1/documents/{id}", get(document).delete(delete_document))
+        .route("/v1/jobs", post(submit_job).get(jobs))
+        .route("/v1/jobs/{id}", get(job))
         .route("/v1/search", post(search))
         .route("/v1/ask", post(ask))
         .route("/v1/explain", get(explain))
@@ -98,11 +100,17 @@ impl IntoResponse for Failure {
             KbError::NotFound { .. } => ("not_found", None),
             KbError::Conflict(_) => ("conflict", None),
             KbError::Gone(_) => ("tenant_erased", None),
+            KbError::Busy { .. } => ("queue_full", None),
             KbError::Unavailable { .. } | KbError::Setup(_) => {
                 return ApiError::internal(status, "unavailable", &e).into_response();
             }
         };
         let mut resp = ApiError::new(status, code, e.to_string(), at).into_response();
+        if let KbError::Busy { retry_after_secs, .. } = &e
+            && let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
@@ -300,6 +308,35 @@ async fn add_documents(
     Ok((StatusCode::CREATED, Json(kb.add_documents(m, req.documents).await?)))
 }
 
+#[utoipa::path(post, path = "/v1/jobs", tag = "content", request_body = DocumentBatch, security(("bearer" = [])),
+    responses((status = 202, description = "Queued: poll GET /v1/jobs/{id}", body = JobInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "Too many jobs waiting for this tenant; see Retry-After", body = ErrorBody)))]
+async fn submit_job(
+    State(kb): State<Kb>,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Res<(StatusCode, Json<JobInfo>)> {
+    let p = principal(&kb, &headers).await?;
+    let m = member(&p)?;
+    let req: DocumentBatch = body(&headers, b)?;
+    Ok((StatusCode::ACCEPTED, Json(kb.submit_job(m, req.documents).await?)))
+}
+
+#[utoipa::path(get, path = "/v1/jobs", tag = "content", security(("bearer" = [])),
+    responses((status = 200, description = "The tenant's 50 most recent jobs", body = Vec<JobInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn jobs(State(kb): State<Kb>, headers: HeaderMap) -> Res<Json<Vec<JobInfo>>> {
+    let p = principal(&kb, &headers).await?;
+    Ok(Json(kb.jobs(member(&p)?).await?))
+}
+
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "content", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = JobInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn job(State(kb): State<Kb>, headers: HeaderMap, Path(id): Path<String>) -> Res<Json<JobInfo>> {
+    let p = principal(&kb, &headers).await?;
+    Ok(Json(kb.job(member(&p)?, &id).await?))
+}
+
 #[utoipa::path(get, path = "/v1/documents", tag = "content", security(("bearer" = [])),
     responses((status = 200, description = "The documents the caller may see", body = Vec<DocumentInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn documents(State(kb): State<Kb>, headers: HeaderMap) -> Res<Json<Vec<DocumentInfo>>> {
@@ -444,7 +481,7 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "genai-roadmap tenant knowledge base", description = "A multi-tenant knowledge base: tenants, users with attributes, API keys and JWTs; an ABAC policy per tenant compiled into every search; sealed text, crypto-shredding erasure and a hash-chained audit log."),
     paths(readyz, create_tenant, tenants, erase_tenant, bootstrap_key, verify_tenant_audit, me, create_user, delete_user, issue_key, revoke_key,
-        get_policy, put_policy, add_document, add_documents, documents, document, delete_document, search, ask, explain, audit, verify_audit),
+        get_policy, put_policy, add_document, add_documents, submit_job, jobs, job, documents, document, delete_document, search, ask, explain, audit, verify_audit),
     modifiers(&Security),
     tags((name = "platform"), (name = "tenant"), (name = "admin"), (name = "content"), (name = "service"))
 )]

@@ -55,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if demo {
                 crate::demo::seed(&kb).await.context("seeding the demo tenants")?;
             }
+            let _workers = kb.start_workers();
             let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
             tracing::info!(addr = %listener.local_addr()?, index = kb.index_backend(), audit = kb.audit_backend(), "tenant-kb serving");
             crate::api::serve(listener, kb, genai_http::shutdown_signal()).await?;

@@ -35,6 +35,16 @@ pub struct Config {
     pub top_k: usize,
     /// Largest document text accepted, in bytes.
     pub max_document_bytes: usize,
+    /// Ingest worker tasks in this process.
+    pub workers: usize,
+    /// Jobs a tenant may have waiting or running before submissions get 429.
+    pub max_queued_jobs: usize,
+    /// Attempts before a job that keeps failing is marked failed.
+    pub job_attempts: u32,
+    /// How long a worker holds a job before another may take it over (a worker that died).
+    pub job_lease_ms: u64,
+    /// First retry delay; doubles per attempt, at most a minute.
+    pub job_retry_base_ms: u64,
 }
 
 impl Default for Config {
@@ -54,6 +64,11 @@ impl Default for Config {
             jwt_issuer: None,
             top_k: 5,
             max_document_bytes: 1024 * 1024,
+            workers: 2,
+            max_queued_jobs: 100,
+            job_attempts: 5,
+            job_lease_ms: 60_000,
+            job_retry_base_ms: 1_000,
         }
     }
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use std::sync::atomic::Ordering;
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
     /// The tenant's own id for it (`[A-Za-z0-9._@-]`, 1–128); adding it again replaces it.
@@ -91,28 +91,9 @@ impl Kb {
     /// upsert), which is what makes bulk loads fast on the embedded index.
     pub async fn add_documents(&self, m: &Member, reqs: Vec<NewDocument>) -> Result<Vec<DocumentInfo>, KbError> {
         need(m, Role::Writer)?;
-        if reqs.is_empty() || reqs.len() > 1_000 {
-            return Err(KbError::invalid("invalid_batch", "send 1-1000 documents", "/documents"));
-        }
         let tenant = m.tenant();
         let key = self.data_key(tenant).await?;
-        let limits = genai_ingest::LoadLimits::default();
-        let mut docs = Vec::with_capacity(reqs.len());
-        for (i, req) in reqs.iter().enumerate() {
-            let at = |f: &str| if reqs.len() == 1 { format!("/{f}") } else { format!("/documents/{i}/{f}") };
-            check_id(&req.id, &at("id"))?;
-            check_text(&req.title, &at("title"), 500)?;
-            check_text(&req.text, &at("text"), self.config().max_document_bytes)?;
-            check_attrs(&req.attributes, &at("attributes"))?;
-            if reqs[..i].iter().any(|r| r.id == req.id) {
-                return Err(KbError::invalid("duplicate_id", format!("{:?} appears twice", req.id), &at("id")));
-            }
-            let mut doc = genai_ingest::load_bytes(req.text.as_bytes(), &format!("{}.md", req.id), &limits)
-                .map_err(|e| KbError::invalid("unreadable_text", e.to_string(), &at("text")))?;
-            doc.id = index_doc_id(tenant, &req.id);
-            doc.source = req.id.clone();
-            docs.push(doc);
-        }
+        let docs = self.parse_documents(tenant, &reqs)?;
         // Replace: the old versions' chunks go first (a new version may have fewer).
         let ids: Vec<String> = reqs.iter().map(|r| r.id.clone()).collect();
         let index = self.inner.retriever.index();
@@ -157,6 +138,36 @@ impl Kb {
         let chunks: u64 = infos.iter().map(|i| i.chunks).sum();
         self.record(tenant, &m.user.id, "document.add", ids, json!({"chunks": chunks, "via": m.via})).await?;
         Ok(infos)
+    }
+
+    /// Checks a batch and loads each text as a document with its tenant-scoped index id; nothing
+    /// is written. Errors point at the offending field (`/documents/2/id`).
+    pub(crate) fn parse_documents(
+        &self,
+        tenant: &str,
+        reqs: &[NewDocument],
+    ) -> Result<Vec<genai_core::Document>, KbError> {
+        if reqs.is_empty() || reqs.len() > 1_000 {
+            return Err(KbError::invalid("invalid_batch", "send 1-1000 documents", "/documents"));
+        }
+        let limits = genai_ingest::LoadLimits::default();
+        let mut docs = Vec::with_capacity(reqs.len());
+        for (i, req) in reqs.iter().enumerate() {
+            let at = |f: &str| if reqs.len() == 1 { format!("/{f}") } else { format!("/documents/{i}/{f}") };
+            check_id(&req.id, &at("id"))?;
+            check_text(&req.title, &at("title"), 500)?;
+            check_text(&req.text, &at("text"), self.config().max_document_bytes)?;
+            check_attrs(&req.attributes, &at("attributes"))?;
+            if reqs[..i].iter().any(|r| r.id == req.id) {
+                return Err(KbError::invalid("duplicate_id", format!("{:?} appears twice", req.id), &at("id")));
+            }
+            let mut doc = genai_ingest::load_bytes(req.text.as_bytes(), &format!("{}.md", req.id), &limits)
+                .map_err(|e| KbError::invalid("unreadable_text", e.to_string(), &at("text")))?;
+            doc.id = index_doc_id(tenant, &req.id);
+            doc.source = req.id.clone();
+            docs.push(doc);
+        }
+        Ok(docs)
     }
 
     /// The documents the caller may see.

@@ -17,12 +17,14 @@ pub mod config;
 mod content;
 pub mod crypto;
 pub mod demo;
+pub mod jobs;
 pub mod policy;
 mod service;
 pub mod store;
 
 pub use config::Config;
 pub use content::{AskRequest, AskResponse, NewDocument, SearchHit, SearchRequest, SearchResponse};
+pub use jobs::{JobInfo, JobState};
 pub use service::{ErasureReport, IssuedKey, Kb, NewKey, NewTenant, NewUser};
 
 use axum::http::StatusCode;
@@ -43,6 +45,9 @@ pub enum KbError {
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
     Conflict(String),
+    /// Too much work waiting for this tenant: retry after a while (429).
+    #[error("{waiting} ingest jobs are waiting for this tenant; retry in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64, waiting: u64 },
     /// The tenant was erased: nothing of it can be read again (410).
     #[error("tenant {0:?} was erased")]
     Gone(String),
@@ -68,8 +73,17 @@ impl KbError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
+            Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } | Self::Setup(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
+    }
+}
+
+impl KbError {
+    /// Whether trying again later can succeed (a store or the index was unavailable), as
+    /// opposed to a request that will fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Busy { .. })
     }
 }
 

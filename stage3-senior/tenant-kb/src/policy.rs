@@ -170,6 +170,7 @@ impl Policy {
         d
     }
 
+    // ANCHOR: filter_for
     /// The index filter for `user` of `tenant`: the tenant pinned, then (any allow rule) and not
     /// (any deny rule), with the user's attributes substituted. A user no rule can allow gets a
     /// filter that matches nothing.
@@ -184,6 +185,7 @@ impl Policy {
         }
         filter
     }
+    // ANCHOR_END: filter_for
 
     /// The rule count, for status pages.
     pub fn rules(&self) -> usize {

@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub extractive: Extractive,
     /// Results the index returned that the post-retrieval check refused (should stay 0).
     pub alarms: AtomicU64,
+    /// Wakes ingest workers when a job is submitted.
+    pub job_signal: tokio::sync::Notify,
     /// `serve --demo`: the demo users and their keys, for the page's sign-in list.
     pub demo_users: std::sync::OnceLock<Vec<(String, String)>>,
 }
@@ -160,6 +162,7 @@ impl Kb {
                 extractive: Extractive::new(genai_answer::LEXICAL_WEIGHTS),
                 alarms: AtomicU64::new(0),
                 demo_users: std::sync::OnceLock::new(),
+                job_signal: tokio::sync::Notify::new(),
             }),
         })
     }

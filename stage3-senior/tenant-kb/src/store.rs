@@ -121,10 +121,15 @@ impl Store {
             .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
-        for s in SCHEMA {
+        for s in SCHEMA.iter().chain([&crate::jobs::SCHEMA]) {
             sqlx::query(*s).execute(&pool).await?;
         }
         Ok(Self { pool })
+    }
+
+    /// The connection pool, for the job queue's statements.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     pub async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
@@ -169,7 +174,7 @@ impl Store {
             .bind(tenant)
             .execute(&mut *tx)
             .await?;
-        for table in ["kb_users", "kb_keys", "kb_documents"] {
+        for table in ["kb_users", "kb_keys", "kb_documents", "kb_jobs"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE tenant = ?")))
                 .bind(tenant)
                 .execute(&mut *tx)

@@ -7,6 +7,7 @@ mod audit;
 mod authz;
 mod browser;
 mod erasure;
+mod jobs;
 mod leak;
 mod policy;
 
