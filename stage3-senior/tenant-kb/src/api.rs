@@ -11,8 +11,8 @@
 
 use crate::audit::{Entry, Verification};
 use crate::auth::Principal;
+use crate::checks::member;
 use crate::policy::Decision;
-use crate::service::member;
 use crate::store::{DocumentInfo, Tenant, User};
 use crate::{
     AskRequest, AskResponse, ErasureReport, IssuedKey, JobInfo, Kb, KbError, NewDocument, NewKey, NewTenant, NewUser,
@@ -188,7 +188,7 @@ async fn verify_tenant_audit(
     Path(id): Path<String>,
 ) -> Res<Json<Verification>> {
     let p = principal(&kb, &headers).await?;
-    crate::service::platform(&p)?;
+    crate::checks::platform(&p)?;
     Ok(Json(kb.verify_audit(&p, Some(&id)).await?))
 }
 

@@ -2,8 +2,8 @@
 //! call through the caller's policy and into the audit log.
 
 use crate::auth::Member;
+use crate::checks::{check_attrs, check_id, check_text, need, not_found};
 use crate::policy::{Attrs, Decision};
-use crate::service::{check_attrs, check_id, check_text, need, not_found};
 use crate::store::{DocumentInfo, Role};
 use crate::{Kb, KbError, audit};
 use genai_answer::Answerer;

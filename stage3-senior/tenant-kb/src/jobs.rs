@@ -12,7 +12,7 @@
 //! claim/complete/fail steps.
 
 use crate::auth::Member;
-use crate::service::{need, not_found};
+use crate::checks::{need, not_found};
 use crate::store::Role;
 use crate::{Kb, KbError, NewDocument, audit};
 use serde::Serialize;

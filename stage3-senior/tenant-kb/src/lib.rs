@@ -12,6 +12,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 mod bench;
+mod checks;
 pub mod cli;
 pub mod config;
 mod content;
