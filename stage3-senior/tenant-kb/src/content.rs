@@ -174,7 +174,11 @@ impl Kb {
     pub async fn documents(&self, m: &Member) -> Result<Vec<DocumentInfo>, KbError> {
         let policy = self.policy(m.tenant()).await?;
         let docs = self.inner.store.documents(m.tenant()).await?;
-        Ok(docs.into_iter().filter(|d| policy.allows(&m.user.attributes, &d.attributes)).collect())
+        let visible: Vec<DocumentInfo> =
+            docs.into_iter().filter(|d| policy.allows(&m.user.attributes, &d.attributes)).collect();
+        let ids = visible.iter().map(|d| d.id.clone()).collect();
+        self.record(m.tenant(), &m.user.id, "document.list", ids, json!({"via": m.via})).await?;
+        Ok(visible)
     }
 
     /// One document with its text, if the caller may see it. A document they may not see is a
@@ -251,7 +255,10 @@ impl Kb {
         let policy = self.policy(tenant).await?;
         let u = self.inner.store.user(tenant, user).await?.ok_or_else(|| not_found("user", user))?;
         let (info, _) = self.inner.store.document(tenant, id).await?.ok_or_else(|| not_found("document", id))?;
-        Ok(policy.decide(&u.attributes, &info.attributes))
+        let decision = policy.decide(&u.attributes, &info.attributes);
+        let detail = json!({"user": user, "allowed": decision.allowed, "via": m.via});
+        self.record(tenant, &m.user.id, "explain", vec![id.to_owned()], detail).await?;
+        Ok(decision)
     }
 
     /// Retrieval with the policy filter, then the defence-in-depth check: a hit of another
