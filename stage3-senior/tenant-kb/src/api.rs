@@ -65,6 +65,9 @@ pub fn router(kb: Kb) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
+///
+/// Production note: plain HTTP with no per-tenant request quotas or limits on failed
+/// authentications; run behind a TLS-terminating proxy that rate-limits.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     kb: Kb,

@@ -83,6 +83,7 @@ pub struct Claims {
 pub struct JwtVerifier {
     keys: Vec<(Option<String>, DecodingKey, Algorithm)>,
     issuer: Option<String>,
+    audience: Option<String>,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -126,7 +127,7 @@ impl JwtVerifier {
                 keys.push((jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)?, alg));
             }
         }
-        Ok((!keys.is_empty()).then(|| Self { keys, issuer: c.jwt_issuer.clone() }))
+        Ok((!keys.is_empty()).then(|| Self { keys, issuer: c.jwt_issuer.clone(), audience: c.jwt_audience.clone() }))
     }
 
     /// The claims of a valid, unexpired token signed by one of the keys.
@@ -142,6 +143,12 @@ impl JwtVerifier {
             v.leeway = 30;
             if let Some(iss) = &self.issuer {
                 v.set_issuer(&[iss]);
+            }
+            match &self.audience {
+                Some(aud) => v.set_audience(&[aud]),
+                // Production note: with no audience configured a token minted for another
+                // service of the same issuer is accepted; set `jwt_audience` in production.
+                None => v.validate_aud = false,
             }
             match jsonwebtoken::decode::<Claims>(token, key, &v) {
                 Ok(data) => return Ok(data.claims),

@@ -31,6 +31,9 @@ pub struct Config {
     pub jwks_file: Option<PathBuf>,
     /// Required `iss` claim, when set.
     pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set (then a token for another service is refused). Unset: the
+    /// `aud` claim is not checked.
+    pub jwt_audience: Option<String>,
     /// Passages per answer.
     pub top_k: usize,
     /// Largest document text accepted, in bytes.
@@ -62,6 +65,7 @@ impl Default for Config {
             jwt_rs256_public_key: None,
             jwks_file: None,
             jwt_issuer: None,
+            jwt_audience: None,
             top_k: 5,
             max_document_bytes: 1024 * 1024,
             workers: 2,

@@ -269,6 +269,8 @@ impl Kb {
         self.inner.store.erase_tenant(tenant, audit::now_ms()).await?;
         self.inner.data_keys.lock().expect("lock").remove(tenant);
         self.inner.policies.lock().expect("lock").remove(tenant);
+        // Production note: the index keeps chunk text in clear (BM25 and answers need it), so it
+        // is erased by deleting the tenant's points, not by the key's destruction.
         let index = self.inner.retriever.index();
         index.delete(&Filter::tenant(tenant)).await?;
         let chunks_left = index.count(Some(&Filter::tenant(tenant))).await?;

@@ -294,3 +294,38 @@ async fn bad_input_is_a_precise_4xx() {
     assert_eq!(s, StatusCode::OK);
     app.stop().await;
 }
+
+/// A configured audience refuses a token minted for another service; without one, `aud` is
+/// not checked.
+#[tokio::test]
+async fn jwt_audience_is_checked_when_configured() {
+    use tenant_kb::auth::Principal;
+    let dir = tempfile::tempdir().unwrap();
+    let config = tenant_kb::Config {
+        data_dir: dir.path().to_owned(),
+        admin_token: Some(crate::ADMIN.into()),
+        jwt_hs256_secret: Some(JWT_SECRET.into()),
+        jwt_audience: Some("tenant-kb".into()),
+        ..tenant_kb::Config::default()
+    };
+    let kb = tenant_kb::Kb::open(config).await.unwrap();
+    kb.create_tenant(&Principal::Platform, tenant_kb::NewTenant { id: "a".into(), name: "a".into(), policy: None })
+        .await
+        .unwrap();
+    kb.bootstrap_admin_key(&Principal::Platform, "a").await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let token = |aud: &str| {
+        let claims = json!({"sub": "admin", "tenant": "a", "exp": now + 600, "aud": aud});
+        jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(JWT_SECRET.as_bytes())).unwrap()
+    };
+    assert!(kb.authenticate(&token("tenant-kb")).await.is_ok());
+    assert!(kb.authenticate(&token("billing-service")).await.is_err());
+    // Without a configured audience (the shared test set-up), a token with one is accepted.
+    let dir2 = tempfile::tempdir().unwrap();
+    let open = crate::open(dir2.path(), None).await;
+    open.create_tenant(&Principal::Platform, tenant_kb::NewTenant { id: "a".into(), name: "a".into(), policy: None })
+        .await
+        .unwrap();
+    open.bootstrap_admin_key(&Principal::Platform, "a").await.unwrap();
+    assert!(open.authenticate(&token("anything")).await.is_ok());
+}
