@@ -272,6 +272,7 @@ impl Kb {
         narrow: &Attrs,
     ) -> Result<Vec<(Hit, String)>, KbError> {
         check_attrs(narrow, "/filters")?;
+        let started = std::time::Instant::now();
         let tenant = m.tenant();
         let policy = self.policy(tenant).await?;
         let mut filter = policy.filter_for(tenant, &m.user.attributes);
@@ -301,6 +302,10 @@ impl Kb {
                 }
             }
         }
+        // Per-tenant series: one label value per tenant (hundreds are fine for Prometheus).
+        metrics::counter!("tenant_kb_queries_total", "tenant" => tenant.to_owned()).increment(1);
+        metrics::histogram!("tenant_kb_retrieval_seconds", "tenant" => tenant.to_owned())
+            .record(started.elapsed().as_secs_f64());
         Ok(out)
     }
 

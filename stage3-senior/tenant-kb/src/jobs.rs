@@ -108,6 +108,7 @@ impl Kb {
         .execute(pool)
         .await
         .map_err(crate::store::StoreError::from)?;
+        metrics::gauge!("tenant_kb_jobs_waiting", "tenant" => tenant.to_owned()).set((waiting + 1) as f64);
         self.record(tenant, &m.user.id, "job.submit", documents, json!({"job": id, "via": m.via})).await?;
         self.inner.job_signal.notify_one();
         self.job(m, &id).await
@@ -204,6 +205,13 @@ impl Kb {
             return Ok(state);
         }
         metrics::counter!("tenant_kb_jobs_total", "state" => state_name).increment(1);
+        let waiting: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM kb_jobs WHERE tenant = ? AND state IN ('queued', 'running')")
+                .bind(&job.tenant)
+                .fetch_one(self.inner.store.pool())
+                .await
+                .map_err(crate::store::StoreError::from)?;
+        metrics::gauge!("tenant_kb_jobs_waiting", "tenant" => job.tenant.clone()).set(waiting as f64);
         if state != JobState::Queued {
             let detail = json!({"job": job.id, "state": state_name, "attempts": job.attempts, "error": error});
             self.record(&job.tenant, &job.owner, "job.finish", vec![], detail).await?;

@@ -292,6 +292,12 @@ async fn bad_input_is_a_precise_4xx() {
     assert_eq!(v.as_array().unwrap().len(), 2);
     let (s, _) = app.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
+    // Per-tenant metrics.
+    app.ok(Method::POST, "/v1/search", &key, json!({"query": "batch"})).await;
+    let (_, metrics) = app.call(Method::GET, "/metrics", None, None).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert!(metrics.contains("tenant_kb_queries_total{tenant=\"t\"}"), "{metrics}");
+    assert!(metrics.contains("tenant_kb_retrieval_seconds"), "{metrics}");
     app.stop().await;
 }
 
