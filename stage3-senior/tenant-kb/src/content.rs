@@ -254,8 +254,9 @@ impl Kb {
         let tenant = m.tenant();
         let policy = self.policy(tenant).await?;
         let u = self.inner.store.user(tenant, user).await?.ok_or_else(|| not_found("user", user))?;
-        let (info, _) = self.inner.store.document(tenant, id).await?.ok_or_else(|| not_found("document", id))?;
-        let decision = policy.decide(&u.attributes, &info.attributes);
+        let registry = self.inner.store.attributes(tenant, &[id.to_owned()]).await?;
+        let (_, attrs) = registry.get(id).ok_or_else(|| not_found("document", id))?;
+        let decision = policy.decide(&u.attributes, attrs);
         let detail = json!({"user": user, "allowed": decision.allowed, "via": m.via});
         self.record(tenant, &m.user.id, "explain", vec![id.to_owned()], detail).await?;
         Ok(decision)

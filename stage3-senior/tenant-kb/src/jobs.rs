@@ -31,6 +31,15 @@ pub enum JobState {
 }
 
 impl JobState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
     fn parse(s: &str) -> Self {
         match s {
             "queued" => Self::Queued,
@@ -178,11 +187,7 @@ impl Kb {
                 (JobState::Queued, Some(e.to_string()), now + backoff as i64)
             }
         };
-        let state_name = match state {
-            JobState::Done => "done",
-            JobState::Queued => "queued",
-            _ => "failed",
-        };
+        let state_name = state.as_str();
         // A finished job no longer needs its documents' text: it is in the registry now.
         let keep_payload = state == JobState::Queued;
         let updated = sqlx::query(

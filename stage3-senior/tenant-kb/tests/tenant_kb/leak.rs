@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tenant_kb::auth::{Member, Principal};
 use tenant_kb::policy::Attrs;
 use tenant_kb::store::Role;
-use tenant_kb::{AskRequest, Kb, KbError, NewDocument, NewTenant, NewUser, SearchRequest};
+use tenant_kb::{AskRequest, Kb, KbError, NewDocument, NewTenant, SearchRequest};
 
 /// One condition of a generated rule, evaluated by [`TCond::holds`] below.
 #[derive(Debug, Clone)]
@@ -310,5 +310,4 @@ async fn users_only_ever_see_their_own_tenant_even_with_the_same_ids() {
     let r = kb.search(&a, SearchRequest { query: "common".into(), k: Some(50), filters: Attrs::new() }).await.unwrap();
     assert_eq!(r.hits.len(), 1);
     assert!(r.hits[0].text.contains("marker-ta "), "{}", r.hits[0].text);
-    let _ = NewUser { id: String::new(), name: String::new(), role: Role::Reader, attributes: Attrs::new() };
 }
