@@ -149,8 +149,11 @@ pub async fn seed(kb: &Kb) -> Result<Vec<(String, String)>, KbError> {
     if !all_work {
         keys.clear();
         for u in USERS {
+            // Each tenant's admin is created with its own entry's attributes.
+            let own =
+                USERS.iter().find(|a| a.tenant == u.tenant && a.id == "admin").expect("every demo tenant has an admin");
             let admin =
-                kb.tenant_admin(u.tenant, attrs(&[("groups", USERS[0].groups), ("clearance", &["secret"])])).await?;
+                kb.tenant_admin(u.tenant, attrs(&[("groups", own.groups), ("clearance", &[own.clearance])])).await?;
             if kb.inner.store.user(u.tenant, u.id).await?.is_none() {
                 let a = attrs(&[("groups", u.groups), ("clearance", &[u.clearance])]);
                 kb.create_user(&admin, NewUser { id: u.id.into(), name: u.name.into(), role: u.role, attributes: a })

@@ -311,3 +311,23 @@ async fn users_only_ever_see_their_own_tenant_even_with_the_same_ids() {
     assert_eq!(r.hits.len(), 1);
     assert!(r.hits[0].text.contains("marker-ta "), "{}", r.hits[0].text);
 }
+
+/// The demo tenants show what the chapter says each user sees, each admin its own tenant's.
+#[tokio::test]
+async fn the_demo_users_see_what_the_demo_promises() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = crate::open(dir.path(), None).await;
+    let keys = tenant_kb::demo::seed(&kb).await.unwrap();
+    let mut seen = BTreeMap::new();
+    for (user, key) in &keys {
+        let Principal::Member(m) = kb.authenticate(key).await.unwrap() else { panic!("{user} is a member") };
+        let docs: Vec<String> = kb.documents(&m).await.unwrap().into_iter().map(|d| d.id).collect();
+        seen.insert(user.as_str(), docs.join(","));
+    }
+    assert_eq!(seen["acme/alice"], "billing-runbook,handbook");
+    assert_eq!(seen["acme/bob"], "eng-oncall,handbook");
+    assert_eq!(seen["acme/carol"], "handbook,project-heron");
+    assert_eq!(seen["acme/admin"], "billing-runbook,eng-oncall,handbook,project-heron");
+    assert_eq!(seen["globex/gina"], "handbook,pricing-2027");
+    assert_eq!(seen["globex/admin"], "handbook,pricing-2027");
+}
