@@ -26,8 +26,13 @@ async fn the_page_runs_a_question_and_takes_the_approval() {
     })
     .await;
     assert!(report.contains("Ada Lovelace"), "{report}");
-    let steps = client.find(Locator::Id("steps")).await.unwrap().text().await.unwrap();
-    assert!(steps.contains("search") && steps.contains("tool:calculator"), "{steps}");
+    // The step list is fed by the event stream, which may trail the approval box by a few
+    // events: wait for it rather than read it once.
+    wait_for("the research steps in the list", || async {
+        let steps = client.find(Locator::Id("steps")).await.ok()?.text().await.ok()?;
+        (steps.contains("search") && steps.contains("tool:calculator")).then_some(())
+    })
+    .await;
     if std::env::var("UPDATE_SCREENSHOTS").is_ok() {
         let png = client.screenshot().await.unwrap();
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src/images/agent-workflow.png");
