@@ -97,6 +97,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 id: format!("p{d}"),
                 title: format!("paragraph {d}"),
                 text: text.clone(),
+                pdf_base64: None,
                 attributes,
             });
         }

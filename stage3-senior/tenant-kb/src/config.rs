@@ -48,6 +48,11 @@ pub struct Config {
     pub job_lease_ms: u64,
     /// First retry delay; doubles per attempt, at most a minute.
     pub job_retry_base_ms: u64,
+    /// The Tesseract command that OCRs scanned PDF pages (Debian: `apt install tesseract-ocr`).
+    /// Empty: OCR off, and a page without a text layer is refused.
+    pub ocr_command: String,
+    /// Longest OCR of one image.
+    pub ocr_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -73,6 +78,8 @@ impl Default for Config {
             job_attempts: 5,
             job_lease_ms: 60_000,
             job_retry_base_ms: 1_000,
+            ocr_command: "tesseract".into(),
+            ocr_timeout_secs: 60,
         }
     }
 }

@@ -21,8 +21,12 @@ pub struct NewDocument {
     #[schema(example = "handbook-2026")]
     pub id: String,
     pub title: String,
-    /// Plain text (Markdown is fine).
+    /// Plain text (Markdown is fine). Either this or `pdf_base64`.
+    #[serde(default)]
     pub text: String,
+    /// A PDF, base64: its text layer is read, and pages without one (scans) are OCR'd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf_base64: Option<String>,
     /// What the policy reads: `{"groups": ["billing"], "clearance": ["internal"]}`.
     #[serde(default)]
     pub attributes: Attrs,
@@ -72,6 +76,23 @@ pub struct AskResponse {
     pub citations: Vec<SearchHit>,
 }
 
+/// Where a batch's field is, for errors: `/id` for one document, `/documents/2/id` in a batch.
+fn field(n: usize, i: usize, f: &str) -> String {
+    if n == 1 { format!("/{f}") } else { format!("/documents/{i}/{f}") }
+}
+
+/// A base64 PDF's bytes, checked for size and the PDF signature.
+fn decode_pdf(b64: &str, at: &str) -> Result<Vec<u8>, KbError> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| KbError::invalid("invalid_base64", format!("not base64: {e}"), at))?;
+    if !bytes.starts_with(b"%PDF-") {
+        return Err(KbError::invalid("not_a_pdf", "the bytes do not start with %PDF-", at));
+    }
+    Ok(bytes)
+}
+
 /// The index's document id for a tenant's document: distinct across tenants, so one tenant
 /// can never overwrite another's chunks by choosing the same id.
 pub(crate) fn index_doc_id(tenant: &str, id: &str) -> DocId {
@@ -89,10 +110,15 @@ impl Kb {
     /// [`Kb::add_document`] for several documents at once: every document is checked before
     /// anything is written, and the index is written once (one embedding call, one durable
     /// upsert), which is what makes bulk loads fast on the embedded index.
-    pub async fn add_documents(&self, m: &Member, reqs: Vec<NewDocument>) -> Result<Vec<DocumentInfo>, KbError> {
+    pub async fn add_documents(&self, m: &Member, mut reqs: Vec<NewDocument>) -> Result<Vec<DocumentInfo>, KbError> {
         need(m, Role::Writer)?;
         let tenant = m.tenant();
         let key = self.data_key(tenant).await?;
+        self.check_documents(&reqs)?;
+        // The steps before chunking: PDFs to text (OCR for scans), then PII out of the text, so
+        // the index and the registry only ever see the redacted text.
+        let ocr_pages = self.extract_pdfs(&mut reqs).await?;
+        let vault = self.redact(tenant, &key, &mut reqs).await?;
         let docs = self.parse_documents(tenant, &reqs)?;
         // Replace: the old versions' chunks go first (a new version may have fewer).
         let ids: Vec<String> = reqs.iter().map(|r| r.id.clone()).collect();
@@ -133,34 +159,73 @@ impl Kb {
             let sealed = key.seal(req.text.as_bytes(), &format!("{tenant}/{}", req.id))?;
             rows.push((info, sealed));
         }
-        self.inner.store.put_documents(tenant, &rows).await?;
+        self.inner.store.put_documents(tenant, &rows, &vault).await?;
         let infos: Vec<DocumentInfo> = rows.into_iter().map(|(info, _)| info).collect();
         let chunks: u64 = infos.iter().map(|i| i.chunks).sum();
-        self.record(tenant, &m.user.id, "document.add", ids, json!({"chunks": chunks, "via": m.via})).await?;
+        let detail = json!({"chunks": chunks, "ocr_pages": ocr_pages, "redacted": vault.len(), "via": m.via});
+        self.record(tenant, &m.user.id, "document.add", ids, detail).await?;
         Ok(infos)
     }
 
-    /// Checks a batch and loads each text as a document with its tenant-scoped index id; nothing
-    /// is written. Errors point at the offending field (`/documents/2/id`).
+    /// Checks a batch without writing anything. Errors point at the offending field
+    /// (`/documents/2/id`).
+    pub(crate) fn check_documents(&self, reqs: &[NewDocument]) -> Result<(), KbError> {
+        if reqs.is_empty() || reqs.len() > 1_000 {
+            return Err(KbError::invalid("invalid_batch", "send 1-1000 documents", "/documents"));
+        }
+        for (i, req) in reqs.iter().enumerate() {
+            let at = |f: &str| field(reqs.len(), i, f);
+            check_id(&req.id, &at("id"))?;
+            check_text(&req.title, &at("title"), 500)?;
+            match &req.pdf_base64 {
+                None => check_text(&req.text, &at("text"), self.config().max_document_bytes)?,
+                Some(_) if !req.text.is_empty() => {
+                    return Err(KbError::invalid("text_and_pdf", "send text or pdf_base64, not both", &at("text")));
+                }
+                Some(pdf) => {
+                    decode_pdf(pdf, &at("pdf_base64"))?;
+                }
+            }
+            check_attrs(&req.attributes, &at("attributes"))?;
+            if reqs[..i].iter().any(|r| r.id == req.id) {
+                return Err(KbError::invalid("duplicate_id", format!("{:?} appears twice", req.id), &at("id")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces each PDF by its text (OCR for pages without a text layer); the pages OCR'd.
+    async fn extract_pdfs(&self, reqs: &mut [NewDocument]) -> Result<usize, KbError> {
+        let ocr = crate::ocr::Ocr {
+            command: Some(self.config().ocr_command.clone()).filter(|c| !c.is_empty()),
+            timeout: std::time::Duration::from_secs(self.config().ocr_timeout_secs),
+        };
+        let n = reqs.len();
+        let mut ocr_pages = 0;
+        for (i, req) in reqs.iter_mut().enumerate() {
+            let Some(pdf) = req.pdf_base64.take() else { continue };
+            let at = field(n, i, "pdf_base64");
+            let extracted = crate::ocr::pdf_text(decode_pdf(&pdf, &at)?, &ocr, &at).await?;
+            ocr_pages += extracted.ocr_pages;
+            metrics::counter!("tenant_kb_ocr_pages_total").increment(extracted.ocr_pages as u64);
+            req.text = extracted.text;
+        }
+        Ok(ocr_pages)
+    }
+
+    /// Checks a batch of text documents and loads each as a document with its tenant-scoped
+    /// index id; nothing is written.
     pub(crate) fn parse_documents(
         &self,
         tenant: &str,
         reqs: &[NewDocument],
     ) -> Result<Vec<genai_core::Document>, KbError> {
-        if reqs.is_empty() || reqs.len() > 1_000 {
-            return Err(KbError::invalid("invalid_batch", "send 1-1000 documents", "/documents"));
-        }
+        self.check_documents(reqs)?;
         let limits = genai_ingest::LoadLimits::default();
         let mut docs = Vec::with_capacity(reqs.len());
         for (i, req) in reqs.iter().enumerate() {
-            let at = |f: &str| if reqs.len() == 1 { format!("/{f}") } else { format!("/documents/{i}/{f}") };
-            check_id(&req.id, &at("id"))?;
-            check_text(&req.title, &at("title"), 500)?;
+            let at = |f: &str| field(reqs.len(), i, f);
             check_text(&req.text, &at("text"), self.config().max_document_bytes)?;
-            check_attrs(&req.attributes, &at("attributes"))?;
-            if reqs[..i].iter().any(|r| r.id == req.id) {
-                return Err(KbError::invalid("duplicate_id", format!("{:?} appears twice", req.id), &at("id")));
-            }
             let mut doc = genai_ingest::load_bytes(req.text.as_bytes(), &format!("{}.md", req.id), &limits)
                 .map_err(|e| KbError::invalid("unreadable_text", e.to_string(), &at("text")))?;
             doc.id = index_doc_id(tenant, &req.id);

@@ -175,7 +175,13 @@ pub async fn seed(kb: &Kb) -> Result<Vec<(String, String)>, KbError> {
         let a = attrs(&[("groups", groups), ("clearance", &[clearance]), ("visibility", vis)]);
         kb.add_document(
             &admin,
-            NewDocument { id: id.to_string(), title: title.to_string(), text: text.to_string(), attributes: a },
+            NewDocument {
+                id: id.to_string(),
+                title: title.to_string(),
+                text: text.to_string(),
+                pdf_base64: None,
+                attributes: a,
+            },
         )
         .await?;
     }

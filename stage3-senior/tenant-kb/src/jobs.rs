@@ -86,7 +86,7 @@ impl Kb {
     pub async fn submit_job(&self, m: &Member, reqs: Vec<NewDocument>) -> Result<JobInfo, KbError> {
         need(m, Role::Writer)?;
         let tenant = m.tenant();
-        self.parse_documents(tenant, &reqs)?;
+        self.check_documents(&reqs)?;
         let pool = self.inner.store.pool();
         let waiting: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM kb_jobs WHERE tenant = ? AND state IN ('queued', 'running')")

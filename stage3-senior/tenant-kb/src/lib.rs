@@ -15,18 +15,24 @@ mod bench;
 mod checks;
 pub mod cli;
 pub mod config;
+pub mod connectors;
 mod content;
 pub mod crypto;
 pub mod demo;
 pub mod jobs;
+pub mod ocr;
+pub mod pii;
 pub mod policy;
 mod service;
 pub mod store;
+pub mod sync;
 
 pub use config::Config;
 pub use content::{AskRequest, AskResponse, NewDocument, SearchHit, SearchRequest, SearchResponse};
 pub use jobs::{JobInfo, JobState};
+pub use pii::{PiiSettings, RevealRequest, Revealed};
 pub use service::{ErasureReport, IssuedKey, Kb, NewKey, NewTenant, NewUser};
+pub use sync::{Manifest, SyncBatch, SyncReport};
 
 use axum::http::StatusCode;
 

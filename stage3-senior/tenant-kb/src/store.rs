@@ -121,7 +121,7 @@ impl Store {
             .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
-        for s in SCHEMA.iter().chain([&crate::jobs::SCHEMA]) {
+        for s in SCHEMA.iter().chain([&crate::jobs::SCHEMA]).chain(crate::pii::SCHEMA).chain([&crate::sync::SCHEMA]) {
             sqlx::query(*s).execute(&pool).await?;
         }
         Ok(Self { pool })
@@ -174,7 +174,7 @@ impl Store {
             .bind(tenant)
             .execute(&mut *tx)
             .await?;
-        for table in ["kb_users", "kb_keys", "kb_documents", "kb_jobs"] {
+        for table in ["kb_users", "kb_keys", "kb_documents", "kb_jobs", "kb_vault", "kb_pii_settings", "kb_sync"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE tenant = ?")))
                 .bind(tenant)
                 .execute(&mut *tx)
@@ -278,8 +278,32 @@ impl Store {
     }
 
     /// Inserts or replaces documents with their sealed text, in one transaction.
-    pub async fn put_documents(&self, tenant: &str, docs: &[(DocumentInfo, Vec<u8>)]) -> Result<(), StoreError> {
+    /// Writes documents and their vault rows in one transaction; a replaced document's old vault
+    /// rows go.
+    pub(crate) async fn put_documents(
+        &self,
+        tenant: &str,
+        docs: &[(DocumentInfo, Vec<u8>)],
+        vault: &[crate::pii::VaultEntry],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        for (d, _) in docs {
+            sqlx::query("DELETE FROM kb_vault WHERE tenant = ? AND document = ?")
+                .bind(tenant)
+                .bind(&d.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for v in vault {
+            sqlx::query("INSERT INTO kb_vault (tenant, document, token, kind, sealed) VALUES (?, ?, ?, ?, ?)")
+                .bind(tenant)
+                .bind(&v.document)
+                .bind(&v.token)
+                .bind(&v.kind)
+                .bind(&v.sealed)
+                .execute(&mut *tx)
+                .await?;
+        }
         for (d, sealed) in docs {
             sqlx::query(
                 "INSERT INTO kb_documents (tenant, id, title, attrs, sealed, chunks, owner, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -342,12 +366,21 @@ impl Store {
         Ok(rows.iter().map(doc_row).collect())
     }
 
+    /// Deletes a document, its vault rows and its place in any source's manifest.
     pub async fn delete_document(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM kb_vault WHERE tenant = ? AND document = ?",
+            "DELETE FROM kb_sync WHERE tenant = ? AND document = ?",
+        ] {
+            sqlx::query(sql).bind(tenant).bind(id).execute(&mut *tx).await?;
+        }
         let r = sqlx::query("DELETE FROM kb_documents WHERE tenant = ? AND id = ?")
             .bind(tenant)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
 

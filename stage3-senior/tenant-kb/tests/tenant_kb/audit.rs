@@ -62,6 +62,7 @@ async fn the_service_audits_what_it_returns() {
             id: "d1".into(),
             title: "d1".into(),
             text: "the invoice run".into(),
+            pdf_base64: None,
             attributes: Default::default(),
         },
     )

@@ -150,17 +150,19 @@ async fn every_route_by_every_credential() {
         (Method::POST, "/v1/search".into(), Some(json!({"query": "text"}))),
         (Method::POST, "/v1/ask".into(), Some(json!({"question": "what text?"}))),
         (Method::POST, "/v1/documents".into(), Some(doc)),
+        (Method::GET, "/v1/sync/handbook".into(), None),
         (Method::GET, "/v1/policy".into(), None),
         (Method::GET, "/v1/audit".into(), None),
         (Method::GET, "/v1/audit/verify".into(), None),
         (Method::GET, "/v1/explain?user=reader&document=d1".into(), None),
+        (Method::GET, "/v1/pii".into(), None),
     ];
-    // Expected per credential class: platform routes (2), reader routes (5), writer (1), admin (4).
+    // Expected per credential class: platform routes (2), reader routes (5), writer (2), admin (5).
     let expect = |cred: &str, i: usize| -> S {
         let class = match i {
             0..=1 => "platform",
             2..=6 => "reader",
-            7 => "writer",
+            7..=8 => "writer",
             _ => "admin",
         };
         match cred {
@@ -195,7 +197,7 @@ async fn every_route_by_every_credential() {
                 }
             }
             // Tenant b's admin: everything of its own tenant; a's document d1 does not exist there.
-            "b_admin" if i == 4 || i == 11 => S::NOT_FOUND,
+            "b_admin" if i == 4 || i == 12 => S::NOT_FOUND,
             "b_admin" => {
                 if class == "platform" {
                     S::FORBIDDEN

@@ -23,7 +23,13 @@ async fn erasure_of_a_document_a_user_and_a_tenant() {
         let text = format!("Quarterly note {i}: the secret word is {MARKER} and more prose follows here.");
         kb.add_document(
             &admin,
-            NewDocument { id: format!("d{i}"), title: format!("d{i}"), text, attributes: Default::default() },
+            NewDocument {
+                id: format!("d{i}"),
+                title: format!("d{i}"),
+                text,
+                pdf_base64: None,
+                attributes: Default::default(),
+            },
         )
         .await
         .unwrap();
@@ -36,6 +42,7 @@ async fn erasure_of_a_document_a_user_and_a_tenant() {
             id: "o".into(),
             title: "o".into(),
             text: format!("other tenant also says {MARKER}"),
+            pdf_base64: None,
             attributes: Default::default(),
         },
     )

@@ -27,6 +27,7 @@ fn docs(n: usize) -> Vec<NewDocument> {
             id: format!("d{i}"),
             title: format!("d{i}"),
             text: format!("common words of document {i}, queued for the workers."),
+            pdf_base64: None,
             attributes: Default::default(),
         })
         .collect()

@@ -176,7 +176,13 @@ async fn check_world(kb: &Kb, w: &World) {
         for (i, (id, a)) in docs.iter().enumerate() {
             kb.add_document(
                 &writer,
-                NewDocument { id: id.clone(), title: id.clone(), text: text(&t, id, i), attributes: a.clone() },
+                NewDocument {
+                    id: id.clone(),
+                    title: id.clone(),
+                    text: text(&t, id, i),
+                    pdf_base64: None,
+                    attributes: a.clone(),
+                },
             )
             .await
             .unwrap();
@@ -301,7 +307,13 @@ async fn users_only_ever_see_their_own_tenant_even_with_the_same_ids() {
         let w = member(t, "w", Role::Writer, BTreeMap::new());
         kb.add_document(
             &w,
-            NewDocument { id: "same".into(), title: "same".into(), text: text(t, "same", 0), attributes: Attrs::new() },
+            NewDocument {
+                id: "same".into(),
+                title: "same".into(),
+                text: text(t, "same", 0),
+                pdf_base64: None,
+                attributes: Attrs::new(),
+            },
         )
         .await
         .unwrap();

@@ -7,9 +7,11 @@ mod audit;
 mod authz;
 mod browser;
 mod erasure;
+mod ingest;
 mod jobs;
 mod leak;
 mod policy;
+mod sync;
 
 use std::path::Path;
 use tenant_kb::{Config, Kb};

@@ -29,6 +29,9 @@ use genai_http::{ApiError, ErrorBody};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+mod pii;
+mod sync;
+
 /// Room for a batch of documents; one document is capped by `max_document_bytes`.
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
@@ -50,6 +53,9 @@ pub fn router(kb: Kb) -> Router {
         .route("/v1/keys", post(issue_key))
         .route("/v1/keys/{id}", delete(revoke_key))
         .route("/v1/policy", get(get_policy).put(put_policy))
+        .route("/v1/pii", get(pii::get_pii).put(pii::put_pii))
+        .route("/v1/documents/{id}/reveal", post(pii::reveal))
+        .route("/v1/sync/{source}", get(sync::manifest).post(sync::sync))
         .route("/v1/documents", post(add_document).get(documents))
         .route("/v1/documents/batch", post(add_documents))
         .route("/v1/documents/{id}", get(document).delete(delete_document))
@@ -123,7 +129,7 @@ impl IntoResponse for Failure {
 
 type Res<T> = Result<T, Failure>;
 
-async fn principal(kb: &Kb, headers: &HeaderMap) -> Result<Principal, KbError> {
+pub(crate) async fn principal(kb: &Kb, headers: &HeaderMap) -> Result<Principal, KbError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -484,7 +490,8 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "genai-roadmap tenant knowledge base", description = "A multi-tenant knowledge base: tenants, users with attributes, API keys and JWTs; an ABAC policy per tenant compiled into every search; sealed text, crypto-shredding erasure and a hash-chained audit log."),
     paths(readyz, create_tenant, tenants, erase_tenant, bootstrap_key, verify_tenant_audit, me, create_user, delete_user, issue_key, revoke_key,
-        get_policy, put_policy, add_document, add_documents, submit_job, jobs, job, documents, document, delete_document, search, ask, explain, audit, verify_audit),
+        get_policy, put_policy, add_document, add_documents, submit_job, jobs, job, documents, document, delete_document, search, ask, explain, audit, verify_audit,
+        pii::get_pii, pii::put_pii, pii::reveal, sync::manifest, sync::sync),
     modifiers(&Security),
     tags((name = "platform"), (name = "tenant"), (name = "admin"), (name = "content"), (name = "service"))
 )]
