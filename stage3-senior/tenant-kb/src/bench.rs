@@ -56,7 +56,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         })
         .collect();
     let _ = std::fs::remove_dir_all(&args.workdir);
-    let config = Config { data_dir: args.workdir.clone(), admin_token: Some("bench".into()), ..Config::default() };
+    // No request quota: the benchmark measures capacity, and its noisy tenant is meant to be loud.
+    let config = Config {
+        data_dir: args.workdir.clone(),
+        admin_token: Some("bench".into()),
+        requests_per_minute: 0,
+        ..Config::default()
+    };
     let kb = Kb::open(config).await?;
     let mut rng = StdRng::seed_from_u64(7);
     let bar = indicatif::ProgressBar::new((args.tenants * args.docs) as u64)

@@ -53,6 +53,21 @@ pub struct Config {
     pub ocr_command: String,
     /// Longest OCR of one image.
     pub ocr_timeout_secs: u64,
+    /// TLS: the certificate chain (PEM) and its private key (PEM). Both set: HTTPS only.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Redis for the quota counters, shared by every instance (`REDIS_URL` also sets it).
+    /// Unset: counted in this process.
+    pub redis_url: Option<String>,
+    /// Prefix of the quota keys in Redis.
+    pub redis_prefix: String,
+    /// Requests per tenant per minute, across instances when Redis is set (0: unlimited).
+    pub requests_per_minute: u64,
+    /// Answer tokens (question, passages and answer) per tenant per day (0: unlimited).
+    pub tokens_per_day: u64,
+    /// Price per million tokens for the per-tenant cost metric (0: no cost recorded, as for the
+    /// offline answerer; set it to the configured model's price).
+    pub usd_per_million_tokens: f64,
 }
 
 impl Default for Config {
@@ -80,6 +95,13 @@ impl Default for Config {
             job_retry_base_ms: 1_000,
             ocr_command: "tesseract".into(),
             ocr_timeout_secs: 60,
+            tls_cert: None,
+            tls_key: None,
+            redis_url: None,
+            redis_prefix: "tenant-kb:quota".into(),
+            requests_per_minute: 1_200,
+            tokens_per_day: 0,
+            usd_per_million_tokens: 0.0,
         }
     }
 }
@@ -88,6 +110,11 @@ impl Default for Config {
 pub const LAYERS: genai_config::Layers<'static> = genai_config::Layers {
     default_file: "tenant-kb.toml",
     env_prefix: "TENANT_KB",
-    aliases: &[("DATABASE_URL", "audit_url"), ("QDRANT_URL", "qdrant_url"), ("EMBED_MODEL_DIR", "model_dir")],
+    aliases: &[
+        ("DATABASE_URL", "audit_url"),
+        ("QDRANT_URL", "qdrant_url"),
+        ("EMBED_MODEL_DIR", "model_dir"),
+        ("REDIS_URL", "redis_url"),
+    ],
     ignore: &["TENANT_KB_ADDR"],
 };

@@ -298,6 +298,7 @@ impl Kb {
     /// An extractive answer with citations, from what the caller may see.
     pub async fn ask(&self, m: &Member, req: AskRequest) -> Result<AskResponse, KbError> {
         check_text(&req.question, "/question", 2000)?;
+        self.check_tokens(m.tenant()).await?;
         let hits = self.allowed_hits(m, &req.question, self.config().top_k, &req.filters).await?;
         let plain: Vec<Hit> = hits.iter().map(|(h, _)| h.clone()).collect();
         let stats = match genai_answer::evidence_terms(&req.question) {
@@ -308,8 +309,15 @@ impl Kb {
         let cited: Vec<String> = answer.citations.iter().map(|c| c.citation.source.clone()).collect();
         let citations =
             hits.iter().filter(|(h, _)| cited.contains(&h.chunk.source)).map(|(h, t)| search_hit(h, t)).collect();
-        self.record(m.tenant(), &m.user.id, "ask", distinct_docs(&hits), json!({"question_sha256": crate::auth::hash_secret(&req.question), "refused": answer.refused, "via": m.via}))
-            .await?;
+        // What a model answerer would be sent and write: the budget the token quota counts.
+        let tokens = [req.question.as_str(), answer.text.as_str()]
+            .into_iter()
+            .chain(plain.iter().map(|h| h.chunk.text.as_str()))
+            .map(genai_ingest::count_tokens)
+            .sum::<usize>() as u64;
+        self.spend_tokens(m.tenant(), tokens).await;
+        let detail = json!({"question_sha256": crate::auth::hash_secret(&req.question), "refused": answer.refused, "tokens": tokens, "via": m.via});
+        self.record(m.tenant(), &m.user.id, "ask", distinct_docs(&hits), detail).await?;
         Ok(AskResponse { answer: answer.text, refused: answer.refused, citations })
     }
 

@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod ocr;
 pub mod pii;
 pub mod policy;
+pub mod quota;
 mod service;
 pub mod store;
 pub mod sync;
@@ -55,6 +56,9 @@ pub enum KbError {
     /// Too much work waiting for this tenant: retry after a while (429).
     #[error("{waiting} ingest jobs are waiting for this tenant; retry in {retry_after_secs} s")]
     Busy { retry_after_secs: u64, waiting: u64 },
+    /// The tenant used its quota: retry after the window ends (429).
+    #[error("over this tenant's limit of {what}; retry in {retry_after_secs} s")]
+    Limited { what: String, retry_after_secs: u64 },
     /// The tenant was erased: nothing of it can be read again (410).
     #[error("tenant {0:?} was erased")]
     Gone(String),
@@ -80,7 +84,7 @@ impl KbError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
-            Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } | Self::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } | Self::Setup(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -90,7 +94,7 @@ impl KbError {
     /// Whether trying again later can succeed (a store or the index was unavailable), as
     /// opposed to a request that will fail the same way every time.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable { .. } | Self::Busy { .. })
+        matches!(self, Self::Unavailable { .. } | Self::Busy { .. } | Self::Limited { .. })
     }
 }
 

@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub job_signal: tokio::sync::Notify,
     /// `serve --demo`: the demo users and their keys, for the page's sign-in list.
     pub demo_users: std::sync::OnceLock<Vec<(String, String)>>,
+    /// Per-tenant request and token counters (this process, or Redis).
+    pub quotas: Arc<dyn crate::quota::QuotaStore>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -146,6 +148,12 @@ impl Kb {
         let chunker =
             Chunker::new(ChunkConfig { max_tokens: 256, overlap: 32 }).map_err(|e| KbError::Setup(e.to_string()))?;
         let jwt = JwtVerifier::from_config(&config).map_err(|e| KbError::Setup(e.to_string()))?;
+        let quotas: Arc<dyn crate::quota::QuotaStore> = match &config.redis_url {
+            Some(url) => Arc::new(
+                crate::quota::RedisQuotas::new(url, &config.redis_prefix).map_err(|e| KbError::Setup(e.to_string()))?,
+            ),
+            None => Arc::new(crate::quota::MemoryQuotas::default()),
+        };
         let _ = genai_telemetry::prometheus();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -165,6 +173,7 @@ impl Kb {
                 alarms: AtomicU64::new(0),
                 demo_users: std::sync::OnceLock::new(),
                 job_signal: tokio::sync::Notify::new(),
+                quotas,
             }),
         })
     }

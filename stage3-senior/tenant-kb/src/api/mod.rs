@@ -31,6 +31,7 @@ use utoipa::{OpenApi, ToSchema};
 
 mod pii;
 mod sync;
+mod tls;
 
 /// Room for a batch of documents; one document is capped by `max_document_bytes`.
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -70,16 +71,33 @@ pub fn router(kb: Kb) -> Router {
         .with_state(kb)
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Serves until `shutdown` resolves, then finishes in-flight requests (for up to 30 s). HTTPS
+/// when `tls_cert` and `tls_key` are configured.
 ///
-/// Production note: plain HTTP with no per-tenant request quotas or limits on failed
-/// authentications; run behind a TLS-terminating proxy that rate-limits.
+/// Production note: failed authentications are not rate-limited per client address (tenant
+/// quotas start after authentication); put a proxy that does so in front of a public listener.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     kb: Kb,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(kb)).with_graceful_shutdown(shutdown).await
+    let tls = tls::load(kb.config()).await?;
+    let app = router(kb);
+    match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        Some(config) => {
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, config)?
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+        }
+    }
 }
 
 /// The one error shape; 5xx details are logged, not sent.
@@ -110,12 +128,13 @@ impl IntoResponse for Failure {
             KbError::Conflict(_) => ("conflict", None),
             KbError::Gone(_) => ("tenant_erased", None),
             KbError::Busy { .. } => ("queue_full", None),
+            KbError::Limited { .. } => ("rate_limited", None),
             KbError::Unavailable { .. } | KbError::Setup(_) => {
                 return ApiError::internal(status, "unavailable", &e).into_response();
             }
         };
         let mut resp = ApiError::new(status, code, e.to_string(), at).into_response();
-        if let KbError::Busy { retry_after_secs, .. } = &e
+        if let KbError::Busy { retry_after_secs, .. } | KbError::Limited { retry_after_secs, .. } = &e
             && let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -136,10 +155,14 @@ pub(crate) async fn principal(kb: &Kb, headers: &HeaderMap) -> Result<Principal,
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     let token = bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim));
-    match token {
-        Some(t) if !t.is_empty() && t.len() <= 4096 => kb.authenticate(t).await,
-        _ => Err(KbError::Unauthenticated),
+    let p = match token {
+        Some(t) if !t.is_empty() && t.len() <= 4096 => kb.authenticate(t).await?,
+        _ => return Err(KbError::Unauthenticated),
+    };
+    if let Principal::Member(m) = &p {
+        kb.admit(m.tenant()).await?;
     }
+    Ok(p)
 }
 
 fn body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, b: Result<Bytes, BytesRejection>) -> Res<T> {

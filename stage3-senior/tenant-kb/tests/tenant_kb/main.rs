@@ -10,6 +10,7 @@ mod erasure;
 mod ingest;
 mod jobs;
 mod leak;
+mod limits;
 mod policy;
 mod sync;
 
