@@ -27,6 +27,9 @@ pub enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Run ingest workers only (no HTTP): with a shared queue (nats_url), a shared registry and a
+    /// Qdrant server, start as many as the load needs.
+    Worker,
     /// Check audit chains: every entry's MAC, the order, nothing missing, the head.
     Audit {
         #[command(subcommand)]
@@ -165,6 +168,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Bench(args) => crate::bench::run(args).await?,
+        Command::Worker => {
+            if config.nats_url.is_none() || config.qdrant_url.is_none() {
+                tracing::warn!("a worker without nats_url and qdrant_url shares neither queue nor index with a server");
+            }
+            let kb = Kb::open(config).await.context("opening the knowledge base")?;
+            let workers = kb.start_workers();
+            let queue = if kb.config().nats_url.is_some() { "nats" } else { "registry" };
+            tracing::info!(workers = workers.len(), queue, "tenant-kb worker running");
+            genai_http::shutdown_signal().await;
+            // Production note: a job in hand is abandoned on shutdown and redelivered after its lease.
+            workers.iter().for_each(|w| w.abort());
+        }
         Command::Sync(args) => sync(args).await?,
         Command::Demo => {
             let kb = Kb::open(config).await.context("opening the knowledge base")?;

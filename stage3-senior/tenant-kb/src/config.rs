@@ -53,6 +53,11 @@ pub struct Config {
     pub ocr_command: String,
     /// Longest OCR of one image.
     pub ocr_timeout_secs: u64,
+    /// NATS server for the shared job queue (JetStream; `NATS_URL` also sets it), so workers in
+    /// several processes (`tenant-kb worker`) share the jobs. Unset: the registry is the queue.
+    pub nats_url: Option<String>,
+    /// The JetStream stream's name (subjects `<name>.jobs.<tenant>`).
+    pub nats_stream: String,
     /// TLS: the certificate chain (PEM) and its private key (PEM). Both set: HTTPS only.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -95,6 +100,8 @@ impl Default for Config {
             job_retry_base_ms: 1_000,
             ocr_command: "tesseract".into(),
             ocr_timeout_secs: 60,
+            nats_url: None,
+            nats_stream: "TENANT_KB".into(),
             tls_cert: None,
             tls_key: None,
             redis_url: None,
@@ -115,6 +122,7 @@ pub const LAYERS: genai_config::Layers<'static> = genai_config::Layers {
         ("QDRANT_URL", "qdrant_url"),
         ("EMBED_MODEL_DIR", "model_dir"),
         ("REDIS_URL", "redis_url"),
+        ("NATS_URL", "nats_url"),
     ],
     ignore: &["TENANT_KB_ADDR"],
 };

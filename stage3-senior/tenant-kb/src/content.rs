@@ -390,7 +390,7 @@ impl Kb {
 }
 
 /// One document's chunks.
-fn doc_filter(tenant: &str, id: &str) -> Filter {
+pub(crate) fn doc_filter(tenant: &str, id: &str) -> Filter {
     Filter::tenant(tenant).and(Condition::Match { field: Field::Source, value: id.to_owned() })
 }
 

@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub job_signal: tokio::sync::Notify,
     /// `serve --demo`: the demo users and their keys, for the page's sign-in list.
     pub demo_users: std::sync::OnceLock<Vec<(String, String)>>,
+    /// The shared job queue, when `nats_url` is set (otherwise the registry's rows are claimed).
+    pub queue: Option<crate::jobs::nats::NatsQueue>,
     /// Per-tenant request and token counters (this process, or Redis).
     pub quotas: Arc<dyn crate::quota::QuotaStore>,
 }
@@ -154,6 +156,17 @@ impl Kb {
             ),
             None => Arc::new(crate::quota::MemoryQuotas::default()),
         };
+        let queue = match &config.nats_url {
+            Some(url) => Some(
+                crate::jobs::nats::NatsQueue::connect(
+                    url,
+                    &config.nats_stream,
+                    std::time::Duration::from_millis(config.job_lease_ms),
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let _ = genai_telemetry::prometheus();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -173,9 +186,21 @@ impl Kb {
                 alarms: AtomicU64::new(0),
                 demo_users: std::sync::OnceLock::new(),
                 job_signal: tokio::sync::Notify::new(),
+                queue,
                 quotas,
             }),
         })
+    }
+
+    /// Chunks of the caller's tenant in the index, of one document or all (admin): usage, and
+    /// the check that a document is indexed once.
+    pub async fn indexed_chunks(&self, m: &Member, document: Option<&str>) -> Result<u64, KbError> {
+        need(m, Role::Admin)?;
+        let filter = match document {
+            Some(id) => crate::content::doc_filter(m.tenant(), id),
+            None => Filter::tenant(m.tenant()),
+        };
+        Ok(self.inner.retriever.index().count(Some(&filter)).await?)
     }
 
     pub fn config(&self) -> &Config {
@@ -283,6 +308,9 @@ impl Kb {
         let index = self.inner.retriever.index();
         index.delete(&Filter::tenant(tenant)).await?;
         let chunks_left = index.count(Some(&Filter::tenant(tenant))).await?;
+        if let Some(q) = &self.inner.queue {
+            q.purge(tenant).await?;
+        }
         self.record(tenant, "admin", "tenant.erase", vec![], json!({"documents": documents, "users": users})).await?;
         Ok(ErasureReport { tenant: t.id, documents, chunks_left, users, key_destroyed: true })
     }

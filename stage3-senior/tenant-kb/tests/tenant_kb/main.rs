@@ -13,6 +13,7 @@ mod leak;
 mod limits;
 mod policy;
 mod sync;
+mod workers;
 
 use std::path::Path;
 use tenant_kb::{Config, Kb};

@@ -7,9 +7,12 @@
 //! Indexing a batch replaces documents by id, so a job that runs twice (its first worker died
 //! after writing) leaves each document indexed once.
 //!
-//! Production note: the queue is SQLite, which serves the workers of one process; several
-//! worker machines need a shared queue (NATS JetStream or PostgreSQL, issue 16) behind the same
-//! claim/complete/fail steps.
+//! Delivery is the registry itself by default (workers in this process claim rows), or NATS
+//! JetStream when `nats_url` is set (`nats.rs`: workers in any number of processes, such as
+//! `tenant-kb worker`); either way the row is the job's record and the same claim, process and
+//! lease rules hold.
+
+pub(crate) mod nats;
 
 use crate::auth::Member;
 use crate::checks::{need, not_found};
@@ -79,6 +82,8 @@ pub struct Claimed {
     owner: String,
     pub attempts: u32,
     payload: Vec<u8>,
+    /// The NATS delivery to acknowledge once the outcome is recorded.
+    delivery: Option<nats::Delivery>,
 }
 
 impl Kb {
@@ -117,6 +122,13 @@ impl Kb {
         .execute(pool)
         .await
         .map_err(crate::store::StoreError::from)?;
+        if let Some(q) = &self.inner.queue
+            && let Err(e) = q.publish(tenant, &id).await
+        {
+            // Not queued after all: the row goes, and the caller retries.
+            let _ = sqlx::query("DELETE FROM kb_jobs WHERE id = ?").bind(&id).execute(pool).await;
+            return Err(e);
+        }
         metrics::gauge!("tenant_kb_jobs_waiting", "tenant" => tenant.to_owned()).set((waiting + 1) as f64);
         self.record(tenant, &m.user.id, "job.submit", documents, json!({"job": id, "via": m.via})).await?;
         self.inner.job_signal.notify_one();
@@ -149,6 +161,9 @@ impl Kb {
     /// Takes the oldest runnable job (queued and due, or running with an expired lease) for
     /// `lease`. One statement, so two workers never take the same job.
     pub async fn claim(&self, lease: Duration) -> Result<Option<Claimed>, KbError> {
+        if let Some(q) = &self.inner.queue {
+            return self.claim_delivered(q, lease).await;
+        }
         let now = audit::now_ms();
         let row = sqlx::query(
             "UPDATE kb_jobs SET state = 'running', attempts = attempts + 1, lease_until_ms = ?, updated_ms = ?
@@ -169,7 +184,40 @@ impl Kb {
             owner: r.get("owner"),
             attempts: r.get::<i64, _>("attempts") as u32,
             payload: r.get("payload"),
+            delivery: None,
         }))
+    }
+
+    /// NATS: the next delivered job id, marked running in the registry. A delivery whose job
+    /// is finished or gone (its tenant erased) is acknowledged and dropped.
+    async fn claim_delivered(&self, q: &nats::NatsQueue, lease: Duration) -> Result<Option<Claimed>, KbError> {
+        let Some(delivery) = q.next(Duration::from_secs(1)).await? else { return Ok(None) };
+        let id = String::from_utf8_lossy(&delivery.payload).into_owned();
+        let now = audit::now_ms();
+        let row = sqlx::query(
+            "UPDATE kb_jobs SET state = 'running', attempts = attempts + 1, lease_until_ms = ?, updated_ms = ?
+             WHERE id = ? AND state IN ('queued', 'running') RETURNING id, tenant, owner, attempts, payload",
+        )
+        .bind(now + lease.as_millis() as i64)
+        .bind(now)
+        .bind(&id)
+        .fetch_optional(self.inner.store.pool())
+        .await
+        .map_err(crate::store::StoreError::from)?;
+        match row {
+            Some(r) => Ok(Some(Claimed {
+                id: r.get("id"),
+                tenant: r.get("tenant"),
+                owner: r.get("owner"),
+                attempts: r.get::<i64, _>("attempts") as u32,
+                payload: r.get("payload"),
+                delivery: Some(delivery),
+            })),
+            None => {
+                nats::settle(&delivery, None).await?;
+                Ok(None)
+            }
+        }
     }
 
     /// Runs a claimed job and records the outcome. A result from a worker whose lease was taken
@@ -177,14 +225,14 @@ impl Kb {
     pub async fn process(&self, job: Claimed) -> Result<JobState, KbError> {
         let outcome = self.run_job(&job).await;
         let now = audit::now_ms();
-        let (state, error, not_before) = match &outcome {
-            Ok(_) => (JobState::Done, None, 0),
+        let (state, error, not_before, backoff) = match &outcome {
+            Ok(_) => (JobState::Done, None, 0, None),
             Err(e) if !e.is_transient() || job.attempts >= self.config().job_attempts => {
-                (JobState::Failed, Some(e.to_string()), 0)
+                (JobState::Failed, Some(e.to_string()), 0, None)
             }
             Err(e) => {
                 let backoff = self.config().job_retry_base_ms.saturating_mul(1 << job.attempts.min(10)).min(60_000);
-                (JobState::Queued, Some(e.to_string()), now + backoff as i64)
+                (JobState::Queued, Some(e.to_string()), now + backoff as i64, Some(Duration::from_millis(backoff)))
             }
         };
         let state_name = state.as_str();
@@ -205,9 +253,13 @@ impl Kb {
         .await
         .map_err(crate::store::StoreError::from)?;
         if updated.rows_affected() == 0 {
-            // Another worker took the job over after our lease ran out; its outcome stands.
+            // Another worker took the job over after our lease ran out; its outcome stands (and
+            // its delivery is the one to acknowledge).
             tracing::warn!(job = %job.id, attempt = job.attempts, "a stale worker finished a job another worker owns");
             return Ok(state);
+        }
+        if let Some(d) = &job.delivery {
+            nats::settle(d, backoff).await?;
         }
         metrics::counter!("tenant_kb_jobs_total", "state" => state_name).increment(1);
         let waiting: i64 =
