@@ -166,6 +166,12 @@ pub async fn seed(kb: &Kb) -> Result<Vec<(String, String)>, KbError> {
             .map_err(|e| KbError::Setup(format!("{}: {e}", saved.display())))?;
     }
     let _ = kb.inner.demo_users.set(keys.clone());
+    // Acme redacts e-mail addresses and phone numbers; its admin may reveal them.
+    let acme = kb.tenant_admin("acme", Attrs::new()).await?;
+    let redact = vec!["EMAIL_ADDRESS".to_owned(), "PHONE_NUMBER".to_owned()];
+    if kb.tenant_pii("acme").await?.redact != redact {
+        kb.set_pii_settings(&acme, crate::PiiSettings { redact, reveal_role: Role::Admin }).await?;
+    }
     for (tenant, id, title, text, groups, clearance, visibility) in DOCS {
         if kb.inner.store.document(tenant, id).await?.is_some() {
             continue;

@@ -32,6 +32,7 @@ pub use config::Config;
 pub use content::{AskRequest, AskResponse, NewDocument, SearchHit, SearchRequest, SearchResponse};
 pub use jobs::{JobInfo, JobState};
 pub use pii::{PiiSettings, RevealRequest, Revealed};
+pub use quota::Usage;
 pub use service::{ErasureReport, IssuedKey, Kb, NewKey, NewTenant, NewUser};
 pub use sync::{Manifest, SyncBatch, SyncReport};
 

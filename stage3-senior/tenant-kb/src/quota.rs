@@ -120,6 +120,24 @@ impl QuotaStore for RedisQuotas {
     }
 }
 
+/// A tenant's use, for its admins (`GET /v1/usage`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    pub documents: u64,
+    /// Chunks in the index.
+    pub chunks: u64,
+    /// Jobs by state.
+    pub jobs: std::collections::BTreeMap<String, u64>,
+    /// `null` when the counter store did not answer.
+    pub requests_this_minute: Option<u64>,
+    /// 0: unlimited.
+    pub requests_per_minute: u64,
+    pub tokens_today: Option<u64>,
+    pub tokens_per_day: u64,
+    /// The PII kinds new documents are redacted of.
+    pub redacting: Vec<String>,
+}
+
 /// What a tenant may use; `0` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
@@ -191,6 +209,35 @@ impl Kb {
         if self.config().tokens_per_day > 0 {
             self.count(&format!("tok:{tenant}"), tokens, DAY, now_ms()).await;
         }
+    }
+
+    /// What the caller's tenant has used (admin): documents, chunks, jobs, and the quota
+    /// counters of the current windows.
+    pub async fn usage(&self, m: &crate::auth::Member) -> Result<Usage, KbError> {
+        crate::checks::need(m, crate::store::Role::Admin)?;
+        let tenant = m.tenant();
+        let documents = self.inner.store.documents(tenant).await?.len() as u64;
+        let chunks = self.indexed_chunks(m, None).await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM kb_jobs WHERE tenant = ? GROUP BY state")
+                .bind(tenant)
+                .fetch_all(self.inner.store.pool())
+                .await
+                .map_err(crate::store::StoreError::from)?;
+        let jobs = rows.into_iter().map(|(s, n)| (s, n as u64)).collect();
+        let now = now_ms();
+        let requests = self.count(&format!("req:{tenant}"), 0, MINUTE, now).await;
+        let tokens = self.count(&format!("tok:{tenant}"), 0, DAY, now).await;
+        Ok(Usage {
+            documents,
+            chunks,
+            jobs,
+            requests_this_minute: requests,
+            requests_per_minute: self.config().requests_per_minute,
+            tokens_today: tokens,
+            tokens_per_day: self.config().tokens_per_day,
+            redacting: self.tenant_pii(tenant).await?.redact,
+        })
     }
 
     /// The counter after adding, or `None` when the store failed (the request goes through).

@@ -55,6 +55,7 @@ pub fn router(kb: Kb) -> Router {
         .route("/v1/keys/{id}", delete(revoke_key))
         .route("/v1/policy", get(get_policy).put(put_policy))
         .route("/v1/pii", get(pii::get_pii).put(pii::put_pii))
+        .route("/v1/usage", get(pii::usage))
         .route("/v1/documents/{id}/reveal", post(pii::reveal))
         .route("/v1/sync/{source}", get(sync::manifest).post(sync::sync))
         .route("/v1/documents", post(add_document).get(documents))
@@ -514,7 +515,7 @@ impl utoipa::Modify for Security {
     info(title = "genai-roadmap tenant knowledge base", description = "A multi-tenant knowledge base: tenants, users with attributes, API keys and JWTs; an ABAC policy per tenant compiled into every search; sealed text, crypto-shredding erasure and a hash-chained audit log."),
     paths(readyz, create_tenant, tenants, erase_tenant, bootstrap_key, verify_tenant_audit, me, create_user, delete_user, issue_key, revoke_key,
         get_policy, put_policy, add_document, add_documents, submit_job, jobs, job, documents, document, delete_document, search, ask, explain, audit, verify_audit,
-        pii::get_pii, pii::put_pii, pii::reveal, sync::manifest, sync::sync),
+        pii::get_pii, pii::put_pii, pii::reveal, pii::usage, sync::manifest, sync::sync),
     modifiers(&Security),
     tags((name = "platform"), (name = "tenant"), (name = "admin"), (name = "content"), (name = "service"))
 )]

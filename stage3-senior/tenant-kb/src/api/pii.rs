@@ -1,8 +1,8 @@
-//! The redaction routes: a tenant's PII settings, and revealing a redacted value.
+//! The redaction routes (a tenant's PII settings, revealing a redacted value) and usage.
 
 use super::{Res, body, principal};
 use crate::checks::member;
-use crate::{Kb, PiiSettings, RevealRequest, Revealed};
+use crate::{Kb, PiiSettings, RevealRequest, Revealed, Usage};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -45,4 +45,13 @@ pub(super) async fn reveal(
     let m = member(&p)?;
     let req: RevealRequest = body(&headers, b)?;
     Ok(Json(kb.reveal(m, &id, req).await?))
+}
+
+/// What the tenant has used: documents, chunks, jobs by state, this minute's requests and
+/// today's tokens against their limits (admin).
+#[utoipa::path(get, path = "/v1/usage", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Usage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(super) async fn usage(State(kb): State<Kb>, headers: HeaderMap) -> Res<Json<Usage>> {
+    let p = principal(&kb, &headers).await?;
+    Ok(Json(kb.usage(member(&p)?).await?))
 }

@@ -109,6 +109,29 @@ async fn the_page_signs_in_asks_and_explains() {
     assert!(verdict.starts_with("intact"), "{verdict}");
     let audit = text(client, "audit").await;
     assert!(audit.contains("ask") && audit.contains("alice"), "Alice's question is in the log: {audit}");
+    let usage = wait_for("the usage table", || async {
+        let t = client.find(Locator::Id("usage")).await.ok()?.text().await.ok()?;
+        t.contains("chunks indexed").then_some(t)
+    })
+    .await;
+    assert!(usage.contains("EMAIL_ADDRESS, PHONE_NUMBER"), "{usage}");
+
+    // Acme redacts e-mail addresses: the passage shows a pseudonym, the admin reveals it (logged).
+    ask("Who is the on-call manager this quarter?").await;
+    let answer = text(client, "answer").await;
+    assert!(answer.contains("<EMAIL_ADDRESS_") && !answer.contains("dana.whitfield@"), "{answer}");
+    client.find(Locator::Css("button.reveal")).await.unwrap().click().await.unwrap();
+    let revealed = wait_for("the revealed value", || async {
+        let t = client.find(Locator::Css("mark.revealed")).await.ok()?.text().await.ok()?;
+        (!t.is_empty()).then_some(t)
+    })
+    .await;
+    assert!(revealed == "dana.whitfield@acme.example" || revealed.contains("555 0199"), "{revealed}");
+    wait_for("the reveal in the audit log", || async {
+        let t = client.find(Locator::Id("audit")).await.ok()?.text().await.ok()?;
+        t.contains("pii.reveal").then_some(())
+    })
+    .await;
     if std::env::var("UPDATE_SCREENSHOTS").is_ok() {
         let png = client.screenshot().await.unwrap();
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src/images/tenant-kb.png");
