@@ -78,7 +78,7 @@ pub async fn sync_once(client: &Client, source: &mut dyn Source) -> anyhow::Resu
     let mut deletes: Vec<String> = manifest.keys().filter(|id| !present.contains(id.as_str())).cloned().collect();
     deletes.sort();
     let mut total = SyncReport::default();
-    let mut round = SyncBatch { upserts: Vec::new(), deletes };
+    let mut round = SyncBatch::default();
     let mut round_bytes = 0;
     for d in docs {
         if manifest.get(&d.id) == Some(&fingerprint(&d)) {
@@ -94,14 +94,12 @@ pub async fn sync_once(client: &Client, source: &mut dyn Source) -> anyhow::Resu
         round_bytes += size;
         round.upserts.push(d);
     }
-    // Deletes go in rounds of their own size too.
-    while round.deletes.len() > ROUND_DOCS {
-        let rest = round.deletes.split_off(ROUND_DOCS);
-        let now = SyncBatch { upserts: Vec::new(), deletes: std::mem::replace(&mut round.deletes, rest) };
-        add(&mut total, client.sync(source.name(), &now).await?);
-    }
-    if !round.upserts.is_empty() || !round.deletes.is_empty() {
+    if !round.upserts.is_empty() {
         add(&mut total, client.sync(source.name(), &round).await?);
+    }
+    // Deletes last, in rounds of their own (a round holds at most 1,000 items in all).
+    for chunk in deletes.chunks(ROUND_DOCS) {
+        add(&mut total, client.sync(source.name(), &SyncBatch { upserts: Vec::new(), deletes: chunk.to_vec() }).await?);
     }
     Ok(total)
 }

@@ -163,3 +163,27 @@ async fn a_postgres_table_is_kept_in_sync_and_notify_starts_a_round_at_once() {
     assert!(synced, "the changes did not propagate within 10 s of the NOTIFY: {:?}", s.ids().await);
     assert!(s.finds("three years").await);
 }
+
+#[tokio::test]
+async fn a_large_folder_goes_in_rounds_the_api_accepts() {
+    let s = start().await;
+    let folder = tempfile::tempdir().unwrap();
+    let path = |i: usize| folder.path().join(format!("n{i:04}.txt"));
+    for i in 0..1_100 {
+        std::fs::write(path(i), format!("Note {i} about the quarterly plan.")).unwrap();
+    }
+    let mut source = Folder { name: "notes".into(), root: folder.path().to_owned(), attributes: Default::default() };
+    let client = Client::new(&s.url, &s.key);
+    // 1,100 new documents: rounds of at most 200.
+    assert_eq!(sync_once(&client, &mut source).await.unwrap(), report(1_100, 0, 0, 0));
+    // 850 gone and 250 changed: more than one request may carry (1,000 items), so the deletes
+    // travel in rounds of their own.
+    for i in 0..850 {
+        std::fs::remove_file(path(i)).unwrap();
+    }
+    for i in 850..1_100 {
+        std::fs::write(path(i), format!("Note {i}, revised.")).unwrap();
+    }
+    assert_eq!(sync_once(&client, &mut source).await.unwrap(), report(0, 250, 0, 850));
+    assert_eq!(s.ids().await.len(), 250);
+}
