@@ -20,6 +20,10 @@ pub struct Config {
     pub qdrant_url: Option<String>,
     /// The Qdrant collection holding every tenant's chunks (payload-partitioned by tenant).
     pub qdrant_collection: String,
+    /// Shards and copies of each shard when the collection is created on a Qdrant cluster
+    /// (unset: the server's defaults, one copy). With 2 copies a lost node loses no data.
+    pub qdrant_shards: Option<u32>,
+    pub qdrant_replication: Option<u32>,
     /// `hashing` (no model files) or `minilm` (all-MiniLM-L6-v2 from `model_dir`).
     pub embedder: String,
     pub model_dir: Option<PathBuf>,
@@ -84,6 +88,8 @@ impl Default for Config {
             audit_url: None,
             qdrant_url: None,
             qdrant_collection: "tenant_kb_chunks".into(),
+            qdrant_shards: None,
+            qdrant_replication: None,
             embedder: "hashing".into(),
             model_dir: None,
             jwt_hs256_secret: None,

@@ -134,6 +134,11 @@ impl Kb {
                 let sc = ServerConfig {
                     urls: genai_retrieval::split_urls(url),
                     collection: config.qdrant_collection.clone(),
+                    layout: genai_retrieval::ServerLayout {
+                        shards: config.qdrant_shards,
+                        replication_factor: config.qdrant_replication,
+                        ..Default::default()
+                    },
                     ..ServerConfig::default()
                 };
                 Arc::new(ServerIndex::open(sc, embedder.model_id(), embedder.dim()).await?)

@@ -6,6 +6,7 @@
 mod audit;
 mod authz;
 mod browser;
+mod cluster;
 mod erasure;
 mod ingest;
 mod jobs;
