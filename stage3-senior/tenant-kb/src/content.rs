@@ -213,14 +213,14 @@ impl Kb {
         Ok(ocr_pages)
     }
 
-    /// Checks a batch of text documents and loads each as a document with its tenant-scoped
-    /// index id; nothing is written.
+    /// Loads each document of a batch already checked by [`Kb::check_documents`] (and its PDFs
+    /// turned into text) with its tenant-scoped index id; only the final text is checked again
+    /// here. Nothing is written.
     pub(crate) fn parse_documents(
         &self,
         tenant: &str,
         reqs: &[NewDocument],
     ) -> Result<Vec<genai_core::Document>, KbError> {
-        self.check_documents(reqs)?;
         let limits = genai_ingest::LoadLimits::default();
         let mut docs = Vec::with_capacity(reqs.len());
         for (i, req) in reqs.iter().enumerate() {

@@ -178,14 +178,7 @@ impl Kb {
         .fetch_optional(self.inner.store.pool())
         .await
         .map_err(crate::store::StoreError::from)?;
-        Ok(row.map(|r| Claimed {
-            id: r.get("id"),
-            tenant: r.get("tenant"),
-            owner: r.get("owner"),
-            attempts: r.get::<i64, _>("attempts") as u32,
-            payload: r.get("payload"),
-            delivery: None,
-        }))
+        Ok(row.map(|r| claimed(&r, None)))
     }
 
     /// NATS: the next delivered job id, marked running in the registry. A delivery whose job
@@ -205,14 +198,7 @@ impl Kb {
         .await
         .map_err(crate::store::StoreError::from)?;
         match row {
-            Some(r) => Ok(Some(Claimed {
-                id: r.get("id"),
-                tenant: r.get("tenant"),
-                owner: r.get("owner"),
-                attempts: r.get::<i64, _>("attempts") as u32,
-                payload: r.get("payload"),
-                delivery: Some(delivery),
-            })),
+            Some(r) => Ok(Some(claimed(&r, Some(delivery)))),
             None => {
                 nats::settle(&delivery, None).await?;
                 Ok(None)
@@ -322,6 +308,18 @@ impl Kb {
                 })
             })
             .collect()
+    }
+}
+
+/// A claimed row (`RETURNING id, tenant, owner, attempts, payload`) as the worker holds it.
+fn claimed(r: &sqlx::sqlite::SqliteRow, delivery: Option<nats::Delivery>) -> Claimed {
+    Claimed {
+        id: r.get("id"),
+        tenant: r.get("tenant"),
+        owner: r.get("owner"),
+        attempts: r.get::<i64, _>("attempts") as u32,
+        payload: r.get("payload"),
+        delivery,
     }
 }
 
