@@ -77,6 +77,22 @@ pub struct Config {
     /// Price per million tokens for the per-tenant cost metric (0: no cost recorded, as for the
     /// offline answerer; set it to the configured model's price).
     pub usd_per_million_tokens: f64,
+    /// `auto` (a model when `OPENAI_BASE_URL` or `OPENAI_API_KEY` is set, else extractive),
+    /// `extractive`, or `llm` (a model, and a start-up error without one).
+    pub answerer: crate::models::AnswererChoice,
+    /// The model simple questions go to (default: `OPENAI_MODEL`, else gpt-4o-mini).
+    pub cheap_model: Option<String>,
+    /// The model complex questions go to (default: the cheap one).
+    pub strong_model: Option<String>,
+    /// Complexity score (0-1) at or above which a question goes to the strong model.
+    pub route_threshold: f64,
+    /// Where answers are cached: `memory` (this process, default), `redis` (`redis_url`, shared
+    /// by every instance) or `off`.
+    pub cache: crate::CacheChoice,
+    /// Life of a cached answer in seconds.
+    pub cache_ttl_secs: u64,
+    /// Prefix of the answer cache's keys.
+    pub cache_namespace: String,
 }
 
 impl Default for Config {
@@ -115,6 +131,13 @@ impl Default for Config {
             requests_per_minute: 1_200,
             tokens_per_day: 0,
             usd_per_million_tokens: 0.0,
+            answerer: Default::default(),
+            cheap_model: None,
+            strong_model: None,
+            route_threshold: 0.5,
+            cache: Default::default(),
+            cache_ttl_secs: 3_600,
+            cache_namespace: "tenant-kb:answers".into(),
         }
     }
 }

@@ -6,7 +6,6 @@ use crate::checks::{check_attrs, check_id, check_text, need, not_found};
 use crate::policy::{Attrs, Decision};
 use crate::store::{DocumentInfo, Role};
 use crate::{Kb, KbError, audit};
-use genai_answer::Answerer;
 use genai_core::DocId;
 use genai_retrieval::{Condition, Field, Filter, Hit};
 use serde::{Deserialize, Serialize};
@@ -59,23 +58,6 @@ pub struct SearchResponse {
     pub hits: Vec<SearchHit>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AskRequest {
-    #[schema(min_length = 1, max_length = 2000)]
-    pub question: String,
-    #[serde(default)]
-    pub filters: Attrs,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AskResponse {
-    pub answer: String,
-    pub refused: bool,
-    /// The passages the answer quotes, all visible to the caller.
-    pub citations: Vec<SearchHit>,
-}
-
 /// Where a batch's field is, for errors: `/id` for one document, `/documents/2/id` in a batch.
 fn field(n: usize, i: usize, f: &str) -> String {
     if n == 1 { format!("/{f}") } else { format!("/documents/{i}/{f}") }
@@ -122,6 +104,7 @@ impl Kb {
         let docs = self.parse_documents(tenant, &reqs)?;
         // Replace: the old versions' chunks go first (a new version may have fewer).
         let ids: Vec<String> = reqs.iter().map(|r| r.id.clone()).collect();
+        self.forget_answers(tenant, true).await?;
         let index = self.inner.retriever.index();
         index
             .delete(&Filter::tenant(tenant).and(Condition::AnyOf { field: Field::Source, values: ids.clone() }))
@@ -160,6 +143,7 @@ impl Kb {
             rows.push((info, sealed));
         }
         self.inner.store.put_documents(tenant, &rows, &vault).await?;
+        self.forget_answers(tenant, false).await?;
         let infos: Vec<DocumentInfo> = rows.into_iter().map(|(info, _)| info).collect();
         let chunks: u64 = infos.iter().map(|i| i.chunks).sum();
         let detail = json!({"chunks": chunks, "ocr_pages": ocr_pages, "redacted": vault.len(), "via": m.via});
@@ -266,11 +250,13 @@ impl Kb {
         need(m, Role::Writer)?;
         let tenant = m.tenant();
         self.tenant_row(tenant).await?;
+        self.forget_answers(tenant, true).await?;
         let index = self.inner.retriever.index();
         index.delete(&doc_filter(tenant, id)).await?;
         if !self.inner.store.delete_document(tenant, id).await? {
             return Err(not_found("document", id));
         }
+        self.forget_answers(tenant, false).await?;
         self.record(tenant, &m.user.id, "document.erase", vec![id.to_owned()], json!({"via": m.via})).await
     }
 
@@ -295,32 +281,6 @@ impl Kb {
         Ok(SearchResponse { hits: hits.iter().map(|(h, title)| search_hit(h, title)).collect() })
     }
 
-    /// An extractive answer with citations, from what the caller may see.
-    pub async fn ask(&self, m: &Member, req: AskRequest) -> Result<AskResponse, KbError> {
-        check_text(&req.question, "/question", 2000)?;
-        self.check_tokens(m.tenant()).await?;
-        let hits = self.allowed_hits(m, &req.question, self.config().top_k, &req.filters).await?;
-        let plain: Vec<Hit> = hits.iter().map(|(h, _)| h.clone()).collect();
-        let stats = match genai_answer::evidence_terms(&req.question) {
-            terms if !terms.is_empty() => self.inner.retriever.index().term_stats(&terms).await?,
-            _ => None,
-        };
-        let answer = self.inner.extractive.answer(&req.question, &plain, stats.as_ref()).await;
-        let cited: Vec<String> = answer.citations.iter().map(|c| c.citation.source.clone()).collect();
-        let citations =
-            hits.iter().filter(|(h, _)| cited.contains(&h.chunk.source)).map(|(h, t)| search_hit(h, t)).collect();
-        // What a model answerer would be sent and write: the budget the token quota counts.
-        let tokens = [req.question.as_str(), answer.text.as_str()]
-            .into_iter()
-            .chain(plain.iter().map(|h| h.chunk.text.as_str()))
-            .map(genai_ingest::count_tokens)
-            .sum::<usize>() as u64;
-        self.spend_tokens(m.tenant(), tokens).await;
-        let detail = json!({"question_sha256": crate::auth::hash_secret(&req.question), "refused": answer.refused, "tokens": tokens, "via": m.via});
-        self.record(m.tenant(), &m.user.id, "ask", distinct_docs(&hits), detail).await?;
-        Ok(AskResponse { answer: answer.text, refused: answer.refused, citations })
-    }
-
     /// Why `user` may or may not see document `id` (tenant admins only).
     pub async fn explain(&self, m: &Member, user: &str, id: &str) -> Result<Decision, KbError> {
         need(m, Role::Admin)?;
@@ -338,7 +298,7 @@ impl Kb {
     /// Retrieval with the policy filter, then the defence-in-depth check: a hit of another
     /// tenant, of a document the registry no longer has, or one the policy refuses on the
     /// registry's attributes is dropped and counted as an alarm, never returned.
-    async fn allowed_hits(
+    pub(crate) async fn allowed_hits(
         &self,
         m: &Member,
         query: &str,
@@ -394,7 +354,7 @@ pub(crate) fn doc_filter(tenant: &str, id: &str) -> Filter {
     Filter::tenant(tenant).and(Condition::Match { field: Field::Source, value: id.to_owned() })
 }
 
-fn distinct_docs(hits: &[(Hit, String)]) -> Vec<String> {
+pub(crate) fn distinct_docs(hits: &[(Hit, String)]) -> Vec<String> {
     let mut docs: Vec<String> = Vec::new();
     for (h, _) in hits {
         if !docs.contains(&h.chunk.source) {

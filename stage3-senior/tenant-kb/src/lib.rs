@@ -8,7 +8,9 @@
 //! - [`Kb`] (`service.rs`, `content.rs`): the service, every operation authorised and audited.
 //! - [`api`]: the HTTP API (OpenAPI at `/openapi.json`) and the `/kb` page.
 
+mod answer_cache;
 pub mod api;
+mod ask;
 pub mod audit;
 pub mod auth;
 mod bench;
@@ -20,6 +22,7 @@ mod content;
 pub mod crypto;
 pub mod demo;
 pub mod jobs;
+pub mod models;
 pub mod ocr;
 pub mod pii;
 pub mod policy;
@@ -28,12 +31,14 @@ mod service;
 pub mod store;
 pub mod sync;
 
+pub use answer_cache::CacheChoice;
+pub use ask::{AskCitation, AskRequest, AskResponse, AskRoute};
 pub use config::Config;
-pub use content::{AskRequest, AskResponse, NewDocument, SearchHit, SearchRequest, SearchResponse};
+pub use content::{NewDocument, SearchHit, SearchRequest, SearchResponse};
 pub use jobs::{JobInfo, JobState};
 pub use pii::{PiiSettings, RevealRequest, Revealed};
 pub use quota::Usage;
-pub use service::{ErasureReport, IssuedKey, Kb, NewKey, NewTenant, NewUser};
+pub use service::{ErasureReport, IssuedKey, Kb, NewKey, NewTenant, NewUser, extractive};
 pub use sync::{Manifest, SyncBatch, SyncReport};
 
 use axum::http::StatusCode;

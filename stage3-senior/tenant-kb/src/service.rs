@@ -47,6 +47,10 @@ pub(crate) struct Inner {
     pub mode: SearchMode,
     pub chunker: Chunker,
     pub extractive: Extractive,
+    /// The model tiers, when a model server is configured (`models.rs`).
+    pub models: Option<crate::models::Models>,
+    /// Cached answers (`answer_cache.rs`), unless `cache = off`.
+    pub cache: Option<crate::answer_cache::KbCache>,
     /// Results the index returned that the post-retrieval check refused (should stay 0).
     pub alarms: AtomicU64,
     /// Wakes ingest workers when a job is submitted.
@@ -110,9 +114,21 @@ pub struct ErasureReport {
     pub key_destroyed: bool,
 }
 
+/// The offline answerer, and the model answerers' fallback.
+pub fn extractive() -> Extractive {
+    Extractive::new(genai_answer::LEXICAL_WEIGHTS)
+}
+
 impl Kb {
-    /// Opens (or creates) everything under `config.data_dir`, with the configured servers.
+    /// Opens (or creates) everything under `config.data_dir`, with the configured servers and
+    /// the models the environment names (`OPENAI_BASE_URL`/`OPENAI_API_KEY`, `answerer`).
     pub async fn open(config: Config) -> Result<Self, KbError> {
+        let models = crate::models::Models::from_config(&config, &extractive())?;
+        Self::open_with_models(config, models).await
+    }
+
+    /// Opens with these model tiers instead of the environment's (`None`: extractive answers).
+    pub async fn open_with_models(config: Config, models: Option<crate::models::Models>) -> Result<Self, KbError> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| KbError::Setup(format!("data folder {}: {e}", dir.display())))?;
         let master = Key::master(config.master_key.as_deref(), &dir.join("master.key"))?;
@@ -151,6 +167,7 @@ impl Kb {
             )?),
         };
         let mode = if config.embedder == "minilm" { SearchMode::Hybrid } else { SearchMode::Keyword };
+        let cache = crate::answer_cache::KbCache::open(&config, embedder.model_id(), embedder.dim())?;
         let retriever = Retriever::new(embedder, index)?;
         let chunker =
             Chunker::new(ChunkConfig { max_tokens: 256, overlap: 32 }).map_err(|e| KbError::Setup(e.to_string()))?;
@@ -187,7 +204,9 @@ impl Kb {
                 retriever,
                 mode,
                 chunker,
-                extractive: Extractive::new(genai_answer::LEXICAL_WEIGHTS),
+                extractive: extractive(),
+                models,
+                cache,
                 alarms: AtomicU64::new(0),
                 demo_users: std::sync::OnceLock::new(),
                 job_signal: tokio::sync::Notify::new(),
@@ -305,6 +324,8 @@ impl Kb {
         let t = self.inner.store.tenant(tenant).await?.ok_or_else(|| not_found("tenant", tenant))?;
         let documents = self.inner.store.documents(tenant).await?.len() as u64;
         let users = self.inner.store.users(tenant).await?.len() as u64;
+        // Cached answers go with everything else (and were sealed under the key destroyed next).
+        self.forget_answers(tenant, true).await?;
         self.inner.store.erase_tenant(tenant, audit::now_ms()).await?;
         self.inner.data_keys.lock().expect("lock").remove(tenant);
         self.inner.policies.lock().expect("lock").remove(tenant);
@@ -313,6 +334,7 @@ impl Kb {
         let index = self.inner.retriever.index();
         index.delete(&Filter::tenant(tenant)).await?;
         let chunks_left = index.count(Some(&Filter::tenant(tenant))).await?;
+        self.forget_answers(tenant, false).await?;
         if let Some(q) = &self.inner.queue {
             q.purge(tenant).await?;
         }
@@ -453,8 +475,10 @@ impl Kb {
     pub async fn set_policy(&self, m: &Member, text: &str) -> Result<(), KbError> {
         need(m, Role::Admin)?;
         let policy = Policy::parse(text).map_err(|e| KbError::invalid("invalid_policy", e.to_string(), "/policy"))?;
+        self.forget_answers(m.tenant(), true).await?;
         self.inner.store.set_policy(m.tenant(), text).await?;
         self.inner.policies.lock().expect("lock").insert(m.tenant().to_owned(), Arc::new(policy));
+        self.forget_answers(m.tenant(), false).await?;
         let digest = hash_secret(text);
         self.record(m.tenant(), &m.user.id, "policy.set", vec![], json!({"sha256": digest})).await
     }

@@ -130,9 +130,16 @@ impl IntoResponse for Failure {
             KbError::Gone(_) => ("tenant_erased", None),
             KbError::Busy { .. } => ("queue_full", None),
             KbError::Limited { .. } => ("rate_limited", None),
-            KbError::Unavailable { .. } | KbError::Setup(_) => {
-                return ApiError::internal(status, "unavailable", &e).into_response();
+            KbError::Unavailable { what, detail } => {
+                // Named, so an operator reading a client's report knows where to look; the
+                // detail (addresses, driver messages) stays in the log.
+                tracing::error!(backend = what, error = %detail, "a backend is unavailable");
+                let msg = format!("the {what} is unavailable; try again shortly");
+                let mut resp = ApiError::new(status, "unavailable", msg, None).into_response();
+                resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+                return resp;
             }
+            KbError::Setup(_) => return ApiError::internal(status, "unavailable", &e).into_response(),
         };
         let mut resp = ApiError::new(status, code, e.to_string(), at).into_response();
         if let KbError::Busy { retry_after_secs, .. } | KbError::Limited { retry_after_secs, .. } = &e

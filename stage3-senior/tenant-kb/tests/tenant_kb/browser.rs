@@ -62,6 +62,14 @@ async fn the_page_signs_in_asks_and_explains() {
     assert!(!docs.contains("project-heron") && !docs.contains("pricing-2027"), "{docs}");
     let answer = ask("Where does the billing system run?").await;
     assert!(answer.contains("Frankfurt"), "{answer}");
+    // The same question with other case and punctuation: served from the answer cache.
+    ask("where does the billing system run").await;
+    let meta = wait_for("a cached answer", || async {
+        let t = client.find(Locator::Id("answer-meta")).await.ok()?.text().await.ok()?;
+        t.contains("cache exact").then_some(t)
+    })
+    .await;
+    assert!(meta.contains("answered by extractive"), "{meta}");
     assert!(
         client.find(Locator::Id("admin-box")).await.unwrap().attr("hidden").await.unwrap().is_some(),
         "no admin panel for a reader"

@@ -110,7 +110,12 @@ async fn two_instances_share_one_budget_through_redis() {
 
 #[tokio::test]
 async fn answers_stop_when_the_days_tokens_are_spent() {
-    let (_s, kb) = instance(|c| c.tokens_per_day = 60).await;
+    // The same question three times: with the answer cache on, the repeats would cost nothing.
+    let (_s, kb) = instance(|c| {
+        c.tokens_per_day = 60;
+        c.cache = tenant_kb::CacheChoice::Off;
+    })
+    .await;
     let (_, admin) = tenant(&kb, "acme").await;
     let text = "The on-call rotation changes every Monday at nine. Pages go to the primary first.";
     let doc = tenant_kb::NewDocument {

@@ -6,12 +6,15 @@
 mod audit;
 mod authz;
 mod browser;
+mod cache;
 mod cluster;
 mod erasure;
+mod faults;
 mod ingest;
 mod jobs;
 mod leak;
 mod limits;
+mod model;
 mod policy;
 mod sync;
 mod workers;
