@@ -44,6 +44,13 @@ pub struct BenchArgs {
     /// Listen address while serving for the external tool.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: String,
+    /// Also ingest this many paragraphs as text and as scanned PDFs (OCR by `tesseract`):
+    /// documents per second both ways and OCR word recall. 0: skip.
+    #[arg(long, default_value_t = 0)]
+    pub scans: usize,
+    /// The TrueType font the scans are drawn with.
+    #[arg(long, default_value = crate::scan::DEFAULT_FONT)]
+    pub font: PathBuf,
 }
 
 const GROUPS: [&str; 4] = ["sales", "eng", "finance", "legal"];
@@ -138,6 +145,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         chunks as f64 / secs
     );
     footprint(&args.workdir, docs as u64, chunks);
+    if args.scans > 0 {
+        let texts: Vec<String> = paragraphs.iter().take(args.scans).map(|(p, _)| p.clone()).collect();
+        crate::bench_ocr::run(&kb, &texts, &args.font).await?;
+    }
 
     let listener = tokio::net::TcpListener::bind(&args.addr).await?;
     let base = format!("http://{}", listener.local_addr()?);

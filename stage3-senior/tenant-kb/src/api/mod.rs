@@ -13,10 +13,10 @@ use crate::audit::{Entry, Verification};
 use crate::auth::Principal;
 use crate::checks::member;
 use crate::policy::Decision;
-use crate::store::{DocumentInfo, Tenant, User};
+use crate::store::{DocumentInfo, User};
 use crate::{
-    AskRequest, AskResponse, ErasureReport, IssuedKey, JobInfo, Kb, KbError, NewDocument, NewKey, NewTenant, NewUser,
-    SearchRequest, SearchResponse,
+    AskRequest, AskResponse, IssuedKey, JobInfo, Kb, KbError, NewDocument, NewKey, NewUser, SearchRequest,
+    SearchResponse,
 };
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 mod pii;
+mod platform;
 mod sync;
 mod tls;
 
@@ -44,10 +45,10 @@ pub fn router(kb: Kb) -> Router {
         .route("/metrics", get(|| async { genai_telemetry::render_metrics() }))
         .route("/", get(page))
         .route("/demo-users", get(demo_users))
-        .route("/admin/v1/tenants", post(create_tenant).get(tenants))
-        .route("/admin/v1/tenants/{id}", delete(erase_tenant))
-        .route("/admin/v1/tenants/{id}/admin-key", post(bootstrap_key))
-        .route("/admin/v1/tenants/{id}/audit/verify", get(verify_tenant_audit))
+        .route("/admin/v1/tenants", post(platform::create_tenant).get(platform::tenants))
+        .route("/admin/v1/tenants/{id}", delete(platform::erase_tenant))
+        .route("/admin/v1/tenants/{id}/admin-key", post(platform::bootstrap_key))
+        .route("/admin/v1/tenants/{id}/audit/verify", get(platform::verify_tenant_audit))
         .route("/v1/me", get(me))
         .route("/v1/users", post(create_user))
         .route("/v1/users/{id}", delete(delete_user))
@@ -181,55 +182,6 @@ fn body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, b: Result<Bytes, By
 async fn readyz(State(kb): State<Kb>) -> Res<&'static str> {
     kb.inner.store.ping().await.map_err(KbError::from)?;
     Ok("ready")
-}
-
-#[utoipa::path(post, path = "/admin/v1/tenants", tag = "platform", request_body = NewTenant, security(("bearer" = [])),
-    responses((status = 415, description = "Not application/json", body = ErrorBody), (status = 413, description = "Body over the limit", body = ErrorBody), (status = 400, description = "Not JSON", body = ErrorBody), (status = 201, body = Tenant), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_tenant(
-    State(kb): State<Kb>,
-    headers: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> Res<(StatusCode, Json<Tenant>)> {
-    let p = principal(&kb, &headers).await?;
-    let req: NewTenant = body(&headers, b)?;
-    Ok((StatusCode::CREATED, Json(kb.create_tenant(&p, req).await?)))
-}
-
-#[utoipa::path(get, path = "/admin/v1/tenants", tag = "platform", security(("bearer" = [])),
-    responses((status = 200, body = Vec<Tenant>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn tenants(State(kb): State<Kb>, headers: HeaderMap) -> Res<Json<Vec<Tenant>>> {
-    let p = principal(&kb, &headers).await?;
-    Ok(Json(kb.tenants(&p).await?))
-}
-
-#[utoipa::path(delete, path = "/admin/v1/tenants/{id}", tag = "platform", params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "Erased: key destroyed, content deleted", body = ErasureReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn erase_tenant(State(kb): State<Kb>, headers: HeaderMap, Path(id): Path<String>) -> Res<Json<ErasureReport>> {
-    let p = principal(&kb, &headers).await?;
-    Ok(Json(kb.erase_tenant(&p, &id).await?))
-}
-
-#[utoipa::path(post, path = "/admin/v1/tenants/{id}/admin-key", tag = "platform", params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 201, description = "The tenant admin's key, shown once", body = IssuedKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
-async fn bootstrap_key(
-    State(kb): State<Kb>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Res<(StatusCode, Json<IssuedKey>)> {
-    let p = principal(&kb, &headers).await?;
-    Ok((StatusCode::CREATED, Json(kb.bootstrap_admin_key(&p, &id).await?)))
-}
-
-#[utoipa::path(get, path = "/admin/v1/tenants/{id}/audit/verify", tag = "platform", params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Verification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn verify_tenant_audit(
-    State(kb): State<Kb>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Res<Json<Verification>> {
-    let p = principal(&kb, &headers).await?;
-    crate::checks::platform(&p)?;
-    Ok(Json(kb.verify_audit(&p, Some(&id)).await?))
 }
 
 /// The caller as the service sees them.
@@ -520,7 +472,8 @@ impl utoipa::Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "genai-roadmap tenant knowledge base", description = "A multi-tenant knowledge base: tenants, users with attributes, API keys and JWTs; an ABAC policy per tenant compiled into every search; sealed text, crypto-shredding erasure and a hash-chained audit log."),
-    paths(readyz, create_tenant, tenants, erase_tenant, bootstrap_key, verify_tenant_audit, me, create_user, delete_user, issue_key, revoke_key,
+    paths(readyz, platform::create_tenant, platform::tenants, platform::erase_tenant, platform::bootstrap_key,
+        platform::verify_tenant_audit, me, create_user, delete_user, issue_key, revoke_key,
         get_policy, put_policy, add_document, add_documents, submit_job, jobs, job, documents, document, delete_document, search, ask, explain, audit, verify_audit,
         pii::get_pii, pii::put_pii, pii::reveal, pii::usage, sync::manifest, sync::sync),
     modifiers(&Security),

@@ -3,14 +3,13 @@
 //! (audited, the value never in the log), and a deleted document's vault rows go with it.
 
 use base64::Engine;
-use pdf_extract::{Dictionary, Document, Object, Stream};
 use tenant_kb::auth::{Member, Principal};
 use tenant_kb::store::Role;
 use tenant_kb::{
     Config, JobState, Kb, KbError, NewDocument, NewKey, NewTenant, NewUser, PiiSettings, RevealRequest, SearchRequest,
 };
 
-const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+use tenant_kb::scan::{DEFAULT_FONT, image_only_pdf, render};
 
 async fn setup(dir: &std::path::Path, ocr: &str) -> (Kb, Member) {
     let config = Config {
@@ -42,79 +41,6 @@ async fn search(kb: &Kb, m: &Member, q: &str) -> Vec<String> {
     kb.search(m, req).await.unwrap().hits.into_iter().map(|h| h.text).collect()
 }
 
-/// Lines of text drawn into an 8-bit grey bitmap with DejaVu Sans, as a scanner would see them.
-fn render(lines: &[&str]) -> (usize, usize, Vec<u8>) {
-    use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
-    let data = std::fs::read(FONT).unwrap_or_else(|e| panic!("{FONT} (apt install fonts-dejavu-core): {e}"));
-    let font = FontRef::try_from_slice(&data).unwrap();
-    let scale = PxScale::from(36.0);
-    let scaled = font.as_scaled(scale);
-    let (w, h) = (1300usize, 80 + lines.len() * 56);
-    let mut px = vec![255u8; w * h];
-    for (li, line) in lines.iter().enumerate() {
-        let (mut x, y) = (40.0f32, 70.0 + li as f32 * 56.0);
-        for c in line.chars() {
-            let id = scaled.glyph_id(c);
-            let glyph = id.with_scale_and_position(scale, point(x, y));
-            x += scaled.h_advance(id);
-            let Some(outline) = font.outline_glyph(glyph) else { continue };
-            let b = outline.px_bounds();
-            outline.draw(|gx, gy, coverage| {
-                let (px_x, px_y) = (b.min.x as i64 + gx as i64, b.min.y as i64 + gy as i64);
-                if (0..w as i64).contains(&px_x) && (0..h as i64).contains(&px_y) {
-                    let i = px_y as usize * w + px_x as usize;
-                    px[i] = px[i].min((255.0 * (1.0 - coverage)) as u8);
-                }
-            });
-        }
-    }
-    (w, h, px)
-}
-
-/// A one-page PDF whose only content is that bitmap (Flate-compressed): no text layer at all.
-fn image_only_pdf(w: usize, h: usize, pixels: Vec<u8>) -> Vec<u8> {
-    let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
-    let mut image_dict = Dictionary::new();
-    for (k, v) in [("Type", Object::Name(b"XObject".to_vec())), ("Subtype", Object::Name(b"Image".to_vec()))] {
-        image_dict.set(k, v);
-    }
-    image_dict.set("Width", w as i64);
-    image_dict.set("Height", h as i64);
-    image_dict.set("ColorSpace", Object::Name(b"DeviceGray".to_vec()));
-    image_dict.set("BitsPerComponent", 8);
-    let mut image = Stream::new(image_dict, pixels);
-    image.compress().unwrap();
-    let image_id = doc.add_object(image);
-    let (pw, ph) = (w as f32 * 0.5, h as f32 * 0.5);
-    let content = Stream::new(Dictionary::new(), format!("q {pw} 0 0 {ph} 0 0 cm /Im0 Do Q").into_bytes());
-    let content_id = doc.add_object(content);
-    let mut xobjects = Dictionary::new();
-    xobjects.set("Im0", image_id);
-    let mut resources = Dictionary::new();
-    resources.set("XObject", xobjects);
-    let mut page = Dictionary::new();
-    page.set("Type", Object::Name(b"Page".to_vec()));
-    page.set("Parent", pages_id);
-    page.set("Contents", content_id);
-    page.set("Resources", resources);
-    page.set("MediaBox", vec![0.into(), 0.into(), pw.into(), ph.into()]);
-    let page_id = doc.add_object(page);
-    let mut pages = Dictionary::new();
-    pages.set("Type", Object::Name(b"Pages".to_vec()));
-    pages.set("Kids", vec![page_id.into()]);
-    pages.set("Count", 1);
-    doc.objects.insert(pages_id, Object::Dictionary(pages));
-    let mut catalog = Dictionary::new();
-    catalog.set("Type", Object::Name(b"Catalog".to_vec()));
-    catalog.set("Pages", pages_id);
-    let catalog_id = doc.add_object(catalog);
-    doc.trailer.set("Root", catalog_id);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
-}
-
 #[tokio::test]
 async fn a_scanned_pdf_is_ocr_d_by_a_worker_and_becomes_searchable() {
     let Ok(tesseract) = std::env::var("TESSERACT") else {
@@ -123,12 +49,12 @@ async fn a_scanned_pdf_is_ocr_d_by_a_worker_and_becomes_searchable() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (kb, admin) = setup(dir.path(), &tesseract).await;
-    let (w, h, px) = render(&[
-        "Warehouse inventory report",
-        "The quarterly count found 412 pallets",
-        "of frozen blueberries in Rotterdam.",
-    ]);
-    let pdf = image_only_pdf(w, h, px);
+    let page = render(
+        &["Warehouse inventory report", "The quarterly count found 412 pallets", "of frozen blueberries in Rotterdam."],
+        DEFAULT_FONT.as_ref(),
+    )
+    .expect("render a page (apt install fonts-dejavu-core)");
+    let pdf = image_only_pdf(page);
     // It really has no text layer: the text extractor finds nothing.
     let limits = genai_ingest::LoadLimits::default();
     assert!(matches!(
@@ -179,8 +105,8 @@ async fn pdfs_that_cannot_be_read_get_precise_errors() {
         }
     }
     // A scan with OCR off is refused, saying why.
-    let (w, h, px) = render(&["no text layer"]);
-    let scan = NewDocument { text: String::new(), pdf_base64: b64(&image_only_pdf(w, h, px)), ..doc("s", "") };
+    let page = render(&["no text layer"], DEFAULT_FONT.as_ref()).expect("render a page");
+    let scan = NewDocument { text: String::new(), pdf_base64: b64(&image_only_pdf(page)), ..doc("s", "") };
     match kb.add_document(&admin, scan).await {
         Err(KbError::Invalid { code: "scanned_pdf", message, .. }) => {
             assert!(message.contains("OCR is off"), "{message}")
