@@ -182,12 +182,7 @@ async fn tesseract(command: &str, image: &Image, timeout: Duration, at: &str) ->
     if std::env::var_os("OMP_THREAD_LIMIT").is_none() {
         cmd.env("OMP_THREAD_LIMIT", "1");
     }
-    let run = cmd
-        .arg(Path::new(&path))
-        .arg("stdout")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
+    let run = cmd.arg(Path::new(&path)).arg("stdout").stdin(std::process::Stdio::null()).kill_on_drop(true).output();
     let output = tokio::time::timeout(timeout, run)
         .await
         .map_err(|_| unavailable(format!("{command} took over {} s", timeout.as_secs())))?

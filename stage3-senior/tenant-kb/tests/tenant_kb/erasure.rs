@@ -2,7 +2,8 @@
 //! credentials refused. A tenant: its data key destroyed (crypto-shredding), so the sealed text
 //! captured before erasure no longer opens, and nothing of it is left in the index, the registry
 //! or the keys; the audit chain still verifies. Also: text is sealed at rest (the registry file
-//! never holds a document's words in clear).
+//! never holds a document's words in clear). On the embedded index and, with QDRANT_URL, on the
+//! Qdrant server.
 
 use tenant_kb::auth::Principal;
 use tenant_kb::{KbError, NewDocument, NewKey, NewTenant, NewUser, SearchRequest};
@@ -11,8 +12,20 @@ const MARKER: &str = "zebracorn-quasar-7731";
 
 #[tokio::test]
 async fn erasure_of_a_document_a_user_and_a_tenant() {
+    erasure(None).await;
+}
+
+#[tokio::test]
+async fn erasure_on_the_qdrant_server() {
+    match crate::server_url("QDRANT_URL") {
+        Some(url) => erasure(Some(&url)).await,
+        None => eprintln!("SKIPPED: erasure on the Qdrant server (QDRANT_URL is not set)"),
+    }
+}
+
+async fn erasure(qdrant: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let kb = crate::open(dir.path(), None).await;
+    let kb = crate::open(dir.path(), qdrant).await;
     let p = Principal::Platform;
     for t in ["acme", "other"] {
         kb.create_tenant(&p, NewTenant { id: t.into(), name: t.into(), policy: Some("allow".into()) }).await.unwrap();

@@ -280,7 +280,7 @@ async fn nats_and_postgres_restarted_under_load_lose_no_acknowledged_write() {
             || (o.status == 503 && o.code == "unavailable" && o.retry_after)
             || (o.status == 429 && o.code == "queue_full" && o.retry_after);
         assert!(clear, "an unclear answer under faults: {o:?}");
-        assert!(o.took < Duration::from_secs(12), "a request waited too long: {o:?}");
+        assert!(o.took < Duration::from_secs(20), "a request waited too long: {o:?}");
     }
     eprintln!("outcomes by phase, kind and status: {by_phase:#?}");
     // Each outage was felt (the test is not vacuous): requests in it failed clearly or waited
