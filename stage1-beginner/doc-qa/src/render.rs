@@ -94,7 +94,7 @@ impl Default for PdfWriter {
 }
 
 /// Greedy word wrap at `width` characters; a longer word gets a line of its own.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {

@@ -4,9 +4,10 @@
 //! gave back (a 95% interval over paragraphs).
 
 use crate::policy::Attrs;
-use crate::scan::{image_only_pdf, render, wrap};
+use crate::scan::{image_only_pdf, render};
 use crate::{Kb, NewDocument, NewTenant, auth::Principal};
 use base64::Engine as _;
+use doc_qa::render::wrap;
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;

@@ -20,25 +20,6 @@ pub struct Bitmap {
 #[error("{0}")]
 pub struct ScanError(String);
 
-/// Splits `text` into lines of at most `width` characters at spaces.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
 /// Lines of text drawn into an 8-bit grey bitmap with DejaVu Sans, as a scanner would see them.
 pub fn render(lines: &[&str], font: &Path) -> Result<Bitmap, ScanError> {
     use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
